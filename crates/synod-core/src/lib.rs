@@ -24,6 +24,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod frame;
 pub mod harness;
 pub mod ids;
 pub mod protocol;
@@ -36,7 +37,8 @@ pub mod transport;
 pub use client::{AdminRequest, Certainty, ClientError, Proposal, ReadConsistency};
 pub use ids::{ClusterId, NodeId, RequestId};
 pub use protocol::{
-    Committed, LogRecord, Output, Protocol, ProtocolStatus, Recovered, Reply, SnapshotAction,
+    Committed, LogRecord, NodeStatus, Output, Protocol, ProtocolStatus, Recovered, Reply,
+    SnapshotAction,
 };
 pub use rng::SeededRng;
 pub use state_machine::{RestoreError, StateMachine};

@@ -199,6 +199,16 @@ pub struct ProtocolStatus {
     pub learners: Vec<NodeId>,
 }
 
+/// A running replica's status: the protocol's view plus what its driver has
+/// applied (the answer to the `status` admin request).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Role, term, leader, commit index and members.
+    pub protocol: ProtocolStatus,
+    /// The state machine's applied index.
+    pub applied_index: u64,
+}
+
 /// What a core is rebuilt from after a restart: what its storage had synced.
 #[derive(Debug)]
 pub struct Recovered<P: Protocol> {

@@ -19,6 +19,7 @@
 
 mod state_machine_suite;
 mod storage_suite;
+pub mod toy;
 
 pub use state_machine_suite::{state_machine_suite, StateMachineFixture};
 pub use storage_suite::{storage_suite, StorageFixture};

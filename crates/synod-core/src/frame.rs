@@ -1,0 +1,142 @@
+//! Length-prefixed framing, shared by the peer transport and the client
+//! protocol: every frame is a `u32` big-endian payload length, then the
+//! payload.
+//!
+//! The length is checked against a maximum **before** anything is allocated,
+//! so a peer that claims a 4 GiB frame gets an error, not an allocation. The
+//! [`FrameDecoder`] is pure (bytes in, frames out) so it can be fuzzed; the
+//! async readers in the runtime and the client library use
+//! [`check_frame_len`] on the header they read.
+
+/// Bytes in a frame header.
+pub const HEADER_BYTES: usize = 4;
+
+/// The default maximum payload of one frame (8 MiB).
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 8 << 20;
+
+/// Why a frame was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The header claims more than the configured maximum.
+    #[error("frame of {claimed} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// The length the header claimed.
+        claimed: u64,
+        /// The configured maximum.
+        max: usize,
+    },
+}
+
+/// Validates a frame header, returning the payload length it announces.
+pub fn check_frame_len(header: [u8; HEADER_BYTES], max: usize) -> Result<usize, FrameError> {
+    let claimed = u32::from_be_bytes(header);
+    if claimed as u64 > max as u64 {
+        return Err(FrameError::TooLarge {
+            claimed: claimed.into(),
+            max,
+        });
+    }
+    Ok(claimed as usize)
+}
+
+/// Encodes `payload` as one frame. Fails if it is over `max`.
+pub fn encode_frame(payload: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
+    if payload.len() > max || payload.len() > u32::MAX as usize {
+        return Err(FrameError::TooLarge {
+            claimed: payload.len() as u64,
+            max,
+        });
+    }
+    let mut v = Vec::with_capacity(HEADER_BYTES + payload.len());
+    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    v.extend_from_slice(payload);
+    Ok(v)
+}
+
+/// Splits a byte stream into frames, holding at most one partial frame.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl FrameDecoder {
+    /// A decoder refusing frames over `max` payload bytes.
+    pub fn new(max: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            max,
+        }
+    }
+
+    /// Adds bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete frame, `Ok(None)` if more bytes are needed, or an
+    /// error if the stream announced an oversized frame (the stream is then
+    /// unusable: close it).
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        if self.buf.len() < HEADER_BYTES {
+            return Ok(None);
+        }
+        let header = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
+        let len = check_frame_len(header, self.max)?;
+        if self.buf.len() < HEADER_BYTES + len {
+            return Ok(None);
+        }
+        let payload = self.buf[HEADER_BYTES..HEADER_BYTES + len].to_vec();
+        self.buf.drain(..HEADER_BYTES + len);
+        Ok(Some(payload))
+    }
+
+    /// Bytes buffered but not yet returned as a frame.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_across_arbitrary_splits() {
+        let payloads: Vec<Vec<u8>> = vec![vec![], vec![1], vec![7; 300]];
+        let stream: Vec<u8> = payloads
+            .iter()
+            .flat_map(|p| encode_frame(p, 1024).unwrap())
+            .collect();
+        for split in 1..stream.len() {
+            let mut d = FrameDecoder::new(1024);
+            let mut got = Vec::new();
+            for chunk in stream.chunks(split) {
+                d.push(chunk);
+                while let Some(f) = d.next_frame().unwrap() {
+                    got.push(f);
+                }
+            }
+            assert_eq!(got, payloads, "split {split}");
+        }
+    }
+
+    #[test]
+    fn oversized_header_is_refused_before_the_payload_arrives() {
+        let mut d = FrameDecoder::new(1024);
+        d.push(&u32::MAX.to_be_bytes());
+        assert_eq!(
+            d.next_frame(),
+            Err(FrameError::TooLarge {
+                claimed: u32::MAX.into(),
+                max: 1024
+            })
+        );
+        assert!(d.buffered() <= HEADER_BYTES);
+    }
+
+    #[test]
+    fn encoding_refuses_oversized_payloads() {
+        assert!(encode_frame(&[0; 11], 10).is_err());
+    }
+}

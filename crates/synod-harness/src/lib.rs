@@ -1,0 +1,6 @@
+//! # synod-harness
+//!
+//! The Jepsen-style test runner as a library.
+
+pub mod cluster;
+pub mod proxy;

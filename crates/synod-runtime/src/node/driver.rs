@@ -1,0 +1,500 @@
+//! The loop itself; see the [module docs](super).
+
+use super::calls::{ClientCall, NodeStatus};
+use super::persist::{Done, Job, PersistThread};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+use synod_core::codec;
+use synod_core::{
+    ClientError, Committed, LogRecord, Output, Proposal, Protocol, ReadConsistency, Recovered,
+    Reply, RequestId, StateMachine, Storage, StorageError, StoredRecord, Transport,
+};
+use synod_core::{NodeId, Snapshot};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+/// Knobs of the node loop.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Wall-clock length of one protocol tick.
+    pub tick: Duration,
+    /// Snapshot the state machine after this many applied entries.
+    pub snapshot_every: Option<u64>,
+    /// Client requests waiting on the protocol at once; more are refused
+    /// with a definite `Unavailable`.
+    pub max_pending_requests: usize,
+    /// Inputs merged into one output before it goes to storage.
+    pub max_batch: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_millis(10),
+            snapshot_every: Some(10_000),
+            max_pending_requests: 10_000,
+            max_batch: 256,
+        }
+    }
+}
+
+/// Why a node stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Storage failed; the node must not go on.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Recovered data does not decode as this protocol's records.
+    #[error("recovered state does not decode: {0}")]
+    Recovery(String),
+}
+
+/// Loads `storage`, restores `machine` from the snapshot, and decodes the
+/// protocol's recovered state. Torn tails repaired by storage are logged.
+pub fn recover<P: Protocol, S: Storage, M: StateMachine>(
+    storage: &mut S,
+    machine: &mut M,
+) -> Result<Recovered<P>, NodeError> {
+    let loaded = storage.load()?;
+    for r in &loaded.repairs {
+        warn!(repair = %r, "storage repaired on open");
+    }
+    if let Some(snap) = &loaded.snapshot {
+        machine
+            .restore(&snap.data)
+            .map_err(|e| NodeError::Recovery(format!("snapshot at {}: {e}", snap.position)))?;
+    }
+    let hard_state = match &loaded.hard_state {
+        Some(b) => {
+            Some(codec::decode(b).map_err(|e| NodeError::Recovery(format!("hard state: {e}")))?)
+        }
+        None => None,
+    };
+    let mut records = Vec::with_capacity(loaded.records.len());
+    for (i, r) in loaded.records.iter().enumerate() {
+        records.push(codec::decode(&r.payload).map_err(|e| {
+            NodeError::Recovery(format!("record {i} (position {}): {e}", r.position))
+        })?);
+    }
+    info!(
+        records = records.len(),
+        snapshot = loaded.snapshot.as_ref().map(|s| s.position),
+        "recovered from storage"
+    );
+    Ok(Recovered {
+        hard_state,
+        snapshot: loaded.snapshot,
+        records,
+    })
+}
+
+/// Effects released once their output is durable.
+struct Effects<P: Protocol> {
+    messages: Vec<(NodeId, P::Message)>,
+    committed: Vec<Committed>,
+    reads: Vec<RequestId>,
+    replies: Vec<Reply>,
+}
+
+enum Pending<M: StateMachine> {
+    Write(oneshot::Sender<Result<M::Output, ClientError>>),
+    Read(
+        M::Query,
+        oneshot::Sender<Result<M::QueryOutput, ClientError>>,
+    ),
+    Admin(oneshot::Sender<Result<(), ClientError>>),
+}
+
+struct Driver<P: Protocol, T: Transport, M: StateMachine> {
+    core: P,
+    transport: T,
+    machine: M,
+    config: NodeConfig,
+    persist: PersistThread<Effects<P>>,
+    pending: BTreeMap<RequestId, Pending<M>>,
+    next_request: u64,
+    records_durable: u64,
+    last_snapshot: u64,
+    in_flight_jobs: u64,
+}
+
+/// Runs a node until `shutdown` resolves or storage fails.
+///
+/// `machine` must already be restored (see [`recover`]) and `core` built from
+/// the same recovered state.
+pub async fn run_node<P, T, S, M>(
+    core: P,
+    transport: T,
+    storage: S,
+    machine: M,
+    config: NodeConfig,
+    mut calls: mpsc::Receiver<ClientCall<M>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError>
+where
+    P: Protocol + 'static,
+    T: Transport,
+    S: Storage,
+    M: StateMachine,
+{
+    let (persist, mut durable) = PersistThread::start(storage);
+    let last_snapshot = machine.applied_index();
+    let mut d = Driver {
+        core,
+        transport,
+        machine,
+        config,
+        persist,
+        pending: BTreeMap::new(),
+        next_request: 1,
+        records_durable: 0,
+        last_snapshot,
+        in_flight_jobs: 0,
+    };
+    let mut ticker = tokio::time::interval(d.config.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    let mut batch: Output<P> = Output::new();
+    let mut batched = 0usize;
+    let result = loop {
+        let flush_now = batched > 0 && batched >= d.config.max_batch;
+        if flush_now {
+            d.submit(std::mem::take(&mut batch));
+            batched = 0;
+        }
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break Ok(()),
+            done = durable.recv() => match done {
+                Some(Ok(done)) => {
+                    let mut out = Output::new();
+                    d.release(done, &mut out);
+                    batch.append(&mut out);
+                    batched += 1;
+                }
+                Some(Err(e)) => break Err(NodeError::Storage(e)),
+                None => break Err(NodeError::Storage(StorageError::Failed("storage thread stopped".into()))),
+            },
+            _ = ticker.tick() => {
+                let mut out = Output::new();
+                d.core.tick(&mut out);
+                batch.append(&mut out);
+                batched += 1;
+            }
+            msg = d.transport.recv() => match msg {
+                Some((from, bytes)) => {
+                    match codec::decode::<P::Message>(&bytes) {
+                        Ok(m) => {
+                            let mut out = Output::new();
+                            d.core.step(from, m, &mut out);
+                            batch.append(&mut out);
+                            batched += 1;
+                        }
+                        Err(e) => warn!(%from, error = %e, "dropping undecodable peer message"),
+                    }
+                }
+                None => break Ok(()),
+            },
+            call = calls.recv() => match call {
+                Some(call) => {
+                    let mut out = Output::new();
+                    d.handle_call(call, &mut out);
+                    batch.append(&mut out);
+                    batched += 1;
+                }
+                None => break Ok(()),
+            },
+            _ = std::future::ready(()), if batched > 0 => {
+                d.submit(std::mem::take(&mut batch));
+                batched = 0;
+            }
+        }
+    };
+    if batched > 0 {
+        d.submit(batch);
+    }
+    // Let queued writes reach the disk before the process goes.
+    d.persist.shutdown();
+    for (_, p) in std::mem::take(&mut d.pending) {
+        d.fail_pending(
+            p,
+            ClientError::ConnectionLost {
+                reason: "node stopped".into(),
+            },
+        );
+    }
+    if let Err(e) = &result {
+        error!(error = %e, "node stopped on error");
+    }
+    result
+}
+
+impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
+    fn request_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        id
+    }
+
+    fn handle_call(&mut self, call: ClientCall<M>, out: &mut Output<P>) {
+        let full = self.pending.len() >= self.config.max_pending_requests;
+        let busy = || ClientError::Unavailable {
+            reason: "too many pending requests".into(),
+        };
+        match call {
+            ClientCall::Status { reply } => {
+                let _ = reply.send(NodeStatus {
+                    protocol: self.core.status(),
+                    applied_index: self.machine.applied_index(),
+                });
+            }
+            ClientCall::Read {
+                query,
+                consistency: ReadConsistency::Local,
+                reply,
+            } => {
+                let _ = reply.send(Ok(self.machine.query(&query)));
+            }
+            ClientCall::Read {
+                query,
+                consistency: ReadConsistency::Linearizable,
+                reply,
+            } => {
+                if full {
+                    let _ = reply.send(Err(busy()));
+                    return;
+                }
+                let id = self.request_id();
+                self.pending.insert(id, Pending::Read(query, reply));
+                self.core.propose(Proposal::Read { id }, out);
+            }
+            ClientCall::Write { command, reply } => {
+                if full {
+                    let _ = reply.send(Err(busy()));
+                    return;
+                }
+                let command = match codec::encode(&command) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = reply.send(Err(ClientError::Malformed {
+                            reason: e.to_string(),
+                        }));
+                        return;
+                    }
+                };
+                let id = self.request_id();
+                self.pending.insert(id, Pending::Write(reply));
+                self.core.propose(Proposal::Write { id, command }, out);
+            }
+            ClientCall::Admin { request, reply } => {
+                if full {
+                    let _ = reply.send(Err(busy()));
+                    return;
+                }
+                let id = self.request_id();
+                self.pending.insert(id, Pending::Admin(reply));
+                self.core.propose(Proposal::Admin { id, request }, out);
+            }
+        }
+    }
+
+    /// Hands an output to the storage thread, or carries it out at once when
+    /// it needs no persistence and nothing is queued ahead of it.
+    fn submit(&mut self, mut out: Output<P>) {
+        loop {
+            if out.is_empty() {
+                return;
+            }
+            let effects = Effects {
+                messages: std::mem::take(&mut out.messages),
+                committed: std::mem::take(&mut out.committed),
+                reads: std::mem::take(&mut out.reads),
+                replies: std::mem::take(&mut out.replies),
+            };
+            if !out.needs_persist() && out.compact_through.is_none() && self.in_flight_jobs == 0 {
+                let mut next = Output::new();
+                self.release(
+                    Done {
+                        effects,
+                        install: None,
+                        records: 0,
+                    },
+                    &mut next,
+                );
+                out = next;
+                continue;
+            }
+            let records: Vec<StoredRecord> = out
+                .records
+                .iter()
+                .map(|r| StoredRecord {
+                    position: r.position(),
+                    payload: codec::encode(r).expect("protocol records encode"),
+                })
+                .collect();
+            let job = Job {
+                hard_state: out
+                    .hard_state
+                    .as_ref()
+                    .map(|h| codec::encode(h).expect("hard state encodes")),
+                snapshot: out.snapshot.take(),
+                records,
+                must_sync: out.must_sync,
+                compact_through: out.compact_through,
+                effects,
+            };
+            self.in_flight_jobs += 1;
+            if !self.persist.submit(job) {
+                error!("storage thread is gone; dropping output");
+            }
+            return;
+        }
+    }
+
+    /// Carries out the effects of a durable output: send, apply, answer.
+    fn release(&mut self, done: Done<Effects<P>>, out: &mut Output<P>) {
+        let Done {
+            effects,
+            install,
+            records,
+        } = done;
+        if self.in_flight_jobs > 0 {
+            self.in_flight_jobs -= 1;
+        }
+        for (to, msg) in effects.messages {
+            match codec::encode(&msg) {
+                Ok(bytes) => self.transport.send(to, bytes),
+                Err(e) => error!(%to, error = %e, "message does not encode"),
+            }
+        }
+        if let Some(snap) = install {
+            self.install(snap);
+        }
+        for c in effects.committed {
+            self.apply(c);
+        }
+        for id in effects.reads {
+            match self.pending.remove(&id) {
+                Some(Pending::Read(q, reply)) => {
+                    let _ = reply.send(Ok(self.machine.query(&q)));
+                }
+                Some(other) => self.pending_mismatch(id, other),
+                None => {}
+            }
+        }
+        for r in effects.replies {
+            self.answer(r);
+        }
+        if records > 0 {
+            self.records_durable += records;
+            self.core.on_persisted(self.records_durable, out);
+        }
+        self.maybe_snapshot(out);
+    }
+
+    fn install(&mut self, snap: Snapshot) {
+        match self.machine.restore(&snap.data) {
+            Ok(()) => {
+                self.last_snapshot = snap.position;
+                info!(position = snap.position, "installed snapshot from a peer");
+            }
+            Err(e) => {
+                error!(position = snap.position, error = %e, "snapshot from a peer does not restore")
+            }
+        }
+    }
+
+    fn apply(&mut self, c: Committed) {
+        if c.index <= self.machine.applied_index() {
+            debug!(
+                index = c.index,
+                applied = self.machine.applied_index(),
+                "skipping applied entry"
+            );
+            return;
+        }
+        let result = match c.command {
+            None => {
+                self.machine.skip(c.index);
+                None
+            }
+            Some(bytes) => match codec::decode::<M::Command>(&bytes) {
+                Ok(cmd) => Some(Ok(self.machine.apply(c.index, cmd))),
+                Err(e) => {
+                    warn!(index = c.index, error = %e, "committed command does not decode; skipped");
+                    self.machine.skip(c.index);
+                    Some(Err(ClientError::Malformed {
+                        reason: e.to_string(),
+                    }))
+                }
+            },
+        };
+        let Some(id) = c.reply_to else { return };
+        match (self.pending.remove(&id), result) {
+            (Some(Pending::Write(reply)), Some(r)) => {
+                let _ = reply.send(r);
+            }
+            (Some(Pending::Admin(reply)), _) => {
+                let _ = reply.send(Ok(()));
+            }
+            (Some(other), _) => self.pending_mismatch(id, other),
+            (None, _) => {}
+        }
+    }
+
+    fn answer(&mut self, r: Reply) {
+        let Some(p) = self.pending.remove(&r.id) else {
+            return;
+        };
+        match (p, r.result) {
+            (p, Err(e)) => self.fail_pending(p, e),
+            (Pending::Admin(reply), Ok(_)) => {
+                let _ = reply.send(Ok(()));
+            }
+            (Pending::Read(q, reply), Ok(_)) => {
+                let _ = reply.send(Ok(self.machine.query(&q)));
+            }
+            (Pending::Write(reply), Ok(_)) => {
+                warn!(id = %r.id, "protocol acknowledged a write without applying it");
+                let _ = reply.send(Err(ClientError::LeadershipLost));
+            }
+        }
+    }
+
+    fn fail_pending(&self, p: Pending<M>, e: ClientError) {
+        match p {
+            Pending::Write(reply) => {
+                let _ = reply.send(Err(e));
+            }
+            Pending::Read(_, reply) => {
+                let _ = reply.send(Err(e));
+            }
+            Pending::Admin(reply) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    fn pending_mismatch(&mut self, id: RequestId, p: Pending<M>) {
+        warn!(%id, "protocol answered a request with the wrong kind of result");
+        self.fail_pending(p, ClientError::LeadershipLost);
+    }
+
+    fn maybe_snapshot(&mut self, out: &mut Output<P>) {
+        let Some(every) = self.config.snapshot_every else {
+            return;
+        };
+        let applied = self.machine.applied_index();
+        if applied >= self.last_snapshot + every {
+            self.last_snapshot = applied;
+            let data = self.machine.snapshot();
+            debug!(
+                index = applied,
+                bytes = data.len(),
+                "snapshotting state machine"
+            );
+            self.core.on_snapshot(applied, data, out);
+        }
+    }
+}
