@@ -1,36 +1,44 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo
 //! does.
 //!
-//! - `cargo xtask ci`: exactly what CI runs — formatting check, clippy with
-//!   warnings denied, and the whole test suite.
-//! - `cargo xtask bench wal`: the write-ahead log benchmark.
+//! | command | what it does |
+//! |---|---|
+//! | `cargo xtask test-cluster [flags]` | one Jepsen-style run: real nodes, faults, a checked history |
+//! | `cargo xtask analyze STORE_RUN_DIR` | re-check a stored run |
+//! | `cargo xtask nightly [flags]` | the fault-injection matrix, with JSON and JUnit summaries |
+//! | `cargo xtask ci` | exactly what CI runs: fmt check, clippy -D warnings, every test |
+//! | `cargo xtask bench wal\|check` | benchmarks |
+//!
+//! Exit codes of the runner commands are Jepsen's: 0 valid, 1 invalid, 2
+//! unknown, 254 bad arguments, 255 the run itself failed.
 
-use clap::{Parser, Subcommand};
+mod cli;
+mod nightly;
+mod test_cluster;
+
+use clap::Parser;
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-#[derive(Parser)]
-#[command(name = "cargo xtask", about = "synod project automation")]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
+/// Exit code for bad arguments.
+pub const EXIT_BAD_ARGS: u8 = 254;
+/// Exit code when the run itself failed.
+pub const EXIT_RUN_FAILED: u8 = 255;
+
+/// The workspace root (xtask lives in `<root>/xtask`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
-#[derive(Subcommand)]
-enum Cmd {
-    /// Format check, clippy (-D warnings) and every test: what CI runs.
-    Ci,
-    /// Run a benchmark and print its figures.
-    Bench {
-        /// What to measure.
-        #[arg(value_parser = ["wal", "check"])]
-        target: String,
-    },
-}
-
-fn cargo(args: &[&str]) -> Result<(), String> {
+/// Runs `cargo` with `args` in the workspace root.
+pub fn cargo(args: &[&str]) -> Result<(), String> {
     eprintln!("$ cargo {}", args.join(" "));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
+        .current_dir(workspace_root())
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {
@@ -75,17 +83,29 @@ fn bench(target: &str) -> Result<(), String> {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Cmd::Ci => ci(),
-        Cmd::Bench { target } => bench(&target),
-    };
+fn simple(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_BAD_ARGS } else { 0 });
+        }
+    };
+    match cli.command {
+        cli::Cmd::Ci => simple(ci()),
+        cli::Cmd::Bench { target } => simple(bench(&target)),
+        cli::Cmd::TestCluster(args) => test_cluster::main(args),
+        cli::Cmd::Analyze { dir } => test_cluster::analyze(&dir),
+        cli::Cmd::Nightly(args) => nightly::main(args),
     }
 }

@@ -1,0 +1,153 @@
+//! Starting a node: open the WAL, recover, build the core, bind the ports,
+//! run until SIGTERM or SIGINT.
+
+use crate::cli::{NodeSpec, ProtocolName};
+use crate::server::serve_clients;
+use std::time::Duration;
+use synod_core::{Protocol, Recovered, SeededRng};
+use synod_kv::KvStore;
+use synod_raft::{RaftConfig, RaftNode};
+use synod_runtime::wal::{FileStorage, WalOptions};
+use synod_runtime::{
+    recover, run_node, NodeConfig, NodeError, NodeHandle, TcpTransport, TransportConfig,
+};
+use tokio::net::TcpListener;
+use tracing::info;
+
+/// Why a node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The configuration is valid but asks for something this build lacks.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Binding a port or creating the data directory failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Storage could not be opened.
+    #[error("opening the write-ahead log: {0}")]
+    Storage(#[from] synod_core::StorageError),
+    /// The node loop failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl LaunchError {
+    /// The process exit status: 2 for configuration problems, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LaunchError::Unsupported(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LaunchError {
+    let context = context.into();
+    move |source| LaunchError::Io { context, source }
+}
+
+/// Runs the node described by `spec` until a shutdown signal.
+pub async fn run(spec: NodeSpec) -> Result<(), LaunchError> {
+    match spec.args.protocol {
+        ProtocolName::Raft => {
+            let config = raft_config(&spec)?;
+            serve(spec, move |_, recovered, rng| {
+                RaftNode::new(config, recovered, rng)
+            })
+            .await
+        }
+        p @ (ProtocolName::Paxos | ProtocolName::Zab | ProtocolName::Gossip) => Err(
+            LaunchError::Unsupported(format!("protocol {p} is not available in this build yet")),
+        ),
+    }
+}
+
+/// Raft's configuration from the command line: every node in the cluster
+/// (this one and its peers) is a voter.
+fn raft_config(spec: &NodeSpec) -> Result<RaftConfig, LaunchError> {
+    let mut voters: Vec<_> = spec.peers.keys().copied().collect();
+    voters.push(spec.id);
+    voters.sort();
+    let mut c = RaftConfig::new(spec.id, voters);
+    c.election_ticks_min = spec.args.election_ticks_min;
+    c.election_ticks_max = spec.args.election_ticks_max;
+    c.heartbeat_ticks = spec.args.heartbeat_ticks;
+    c.validate()
+        .map_err(|e| LaunchError::Unsupported(format!("raft configuration: {e}")))?;
+    Ok(c)
+}
+
+/// Serves the KV store with protocol `P`, built by `build` from what the
+/// WAL recovered.
+pub async fn serve<P: Protocol + 'static>(
+    spec: NodeSpec,
+    build: impl FnOnce(&NodeSpec, Recovered<P>, SeededRng) -> P,
+) -> Result<(), LaunchError> {
+    let args = &spec.args;
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(io(format!("creating data dir {}", args.data_dir.display())))?;
+    let mut storage = FileStorage::open(&args.data_dir, WalOptions::default())?;
+    let mut machine = KvStore::new();
+    let recovered = recover::<P, _, _>(&mut storage, &mut machine)?;
+    let seed = args.seed.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        nanos ^ spec.id.0.rotate_left(32) ^ u64::from(std::process::id())
+    });
+    let core = build(&spec, recovered, SeededRng::new(seed));
+
+    let mut tcfg = TransportConfig::new(spec.id, spec.cluster, args.listen, spec.peers.clone());
+    tcfg.max_frame_bytes = args.max_frame_bytes;
+    let transport = TcpTransport::start(tcfg)
+        .await
+        .map_err(io(format!("binding peer port {}", args.listen)))?;
+    let clients = TcpListener::bind(args.client)
+        .await
+        .map_err(io(format!("binding client port {}", args.client)))?;
+    let (handle, calls) = NodeHandle::channel(4096);
+    let server = tokio::spawn(serve_clients(clients, handle, args.max_frame_bytes));
+    let config = NodeConfig {
+        tick: Duration::from_millis(args.tick_ms),
+        snapshot_every: (args.snapshot_every > 0).then_some(args.snapshot_every),
+        ..NodeConfig::default()
+    };
+    info!(
+        protocol = %args.protocol, listen = %args.listen, client = %args.client,
+        peers = spec.peers.len(), seed, "node serving"
+    );
+    let result = run_node(
+        core,
+        transport,
+        storage,
+        machine,
+        config,
+        calls,
+        shutdown_signal(),
+    )
+    .await;
+    server.abort();
+    info!("node stopped");
+    Ok(result?)
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+    }
+}
