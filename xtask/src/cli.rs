@@ -15,11 +15,7 @@ pub enum Cmd {
     /// Format check, clippy (-D warnings) and every test: what CI runs.
     Ci,
     /// Run a benchmark and print its figures.
-    Bench {
-        /// What to measure.
-        #[arg(value_parser = ["wal", "check"])]
-        target: String,
-    },
+    Bench(BenchArgs),
     /// Run a cluster of real nodes under faults and check the history.
     TestCluster(TestClusterArgs),
     /// Re-check a stored run.
@@ -94,6 +90,25 @@ pub struct NightlyArgs {
     /// Where runs and the summaries are stored.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+    /// Use this synod-node binary instead of building one.
+    #[arg(long, env = "SYNOD_NODE_BIN")]
+    pub node_bin: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// What to measure: wal (the log), check (the checker), cluster (writes to real nodes).
+    #[arg(value_parser = ["wal", "check", "cluster"])]
+    pub target: String,
+    /// Protocol of the cluster benchmark.
+    #[arg(long, default_value = "raft", value_parser = ["raft", "paxos", "zab", "gossip"])]
+    pub protocol: String,
+    /// Seconds per phase of the cluster benchmark.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Client counts of the cluster benchmark, one phase each.
+    #[arg(long, default_value = "1,64", value_delimiter = ',')]
+    pub clients: Vec<usize>,
     /// Use this synod-node binary instead of building one.
     #[arg(long, env = "SYNOD_NODE_BIN")]
     pub node_bin: Option<PathBuf>,

@@ -61,8 +61,8 @@ fn ci() -> Result<(), String> {
     cargo(&["test", "--workspace"])
 }
 
-fn bench(target: &str) -> Result<(), String> {
-    match target {
+fn bench(args: &cli::BenchArgs) -> Result<(), String> {
+    match args.target.as_str() {
         "wal" => cargo(&[
             "run",
             "--release",
@@ -79,8 +79,41 @@ fn bench(target: &str) -> Result<(), String> {
             "--example",
             "timing",
         ]),
+        "cluster" => bench_cluster(args),
         other => Err(format!("unknown benchmark {other}")),
     }
+}
+
+fn bench_cluster(args: &cli::BenchArgs) -> Result<(), String> {
+    let node_binary = test_cluster::node_binary(args.node_bin.clone())?;
+    let dir = std::env::temp_dir().join(format!("synod-bench-{}", std::process::id()));
+    let config = synod_harness::bench::BenchConfig {
+        node_binary,
+        protocol: args.protocol.clone(),
+        nodes: 3,
+        seconds: args.seconds,
+        clients: args.clients.clone(),
+        dir: dir.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let phases = rt.block_on(synod_harness::bench::bench_cluster(&config));
+    let _ = std::fs::remove_dir_all(&dir);
+    let phases = phases?;
+    println!(
+        "{} x 3 nodes on loopback, fsync on, {} s per phase",
+        args.protocol, args.seconds
+    );
+    for p in &phases {
+        println!(
+            "  {:>3} clients: {:>8.0} writes/s  p50 {:.3} ms  p95 {:.3} ms  p99 {:.3} ms  ({} errors)",
+            p.clients, p.writes_per_sec, p.latency_ms.p50, p.latency_ms.p95, p.latency_ms.p99, p.errors
+        );
+    }
+    Ok(())
 }
 
 fn simple(result: Result<(), String>) -> ExitCode {
@@ -103,7 +136,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         cli::Cmd::Ci => simple(ci()),
-        cli::Cmd::Bench { target } => simple(bench(&target)),
+        cli::Cmd::Bench(args) => simple(bench(&args)),
         cli::Cmd::TestCluster(args) => test_cluster::main(args),
         cli::Cmd::Analyze { dir } => test_cluster::analyze(&dir),
         cli::Cmd::Nightly(args) => nightly::main(args),

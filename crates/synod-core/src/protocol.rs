@@ -14,7 +14,8 @@
 //!
 //! 1. **persist**: `hard_state`, `snapshot`, then `records` (synced when
 //!    `must_sync`), then `compact_through`;
-//! 2. **send** `messages`;
+//! 2. **send** `messages` (`eager_messages` may leave earlier, even before
+//!    step 1: they must not rely on anything being durable);
 //! 3. **apply** `committed` to the state machine, in order;
 //! 4. **answer** `reads` (served from the state machine after step 3) and
 //!    `replies`.
@@ -92,6 +93,13 @@ pub struct Output<P: Protocol> {
     pub compact_through: Option<u64>,
     /// Messages to peers.
     pub messages: Vec<(NodeId, P::Message)>,
+    /// Messages that rely on nothing this output (or an earlier one still
+    /// being persisted) makes durable, so the driver may send them at once,
+    /// before the records reach the disk. A leader's AppendEntries is the
+    /// case in point: followers persist in parallel with the leader, which
+    /// counts its own copy only after `on_persisted` (Raft dissertation
+    /// §10.2.1). They may overtake `messages` of earlier outputs.
+    pub eager_messages: Vec<(NodeId, P::Message)>,
     /// Commands to apply, in order.
     pub committed: Vec<Committed>,
     /// Linearizable reads that may now be served from the state machine
@@ -110,6 +118,7 @@ impl<P: Protocol> Default for Output<P> {
             must_sync: false,
             compact_through: None,
             messages: Vec::new(),
+            eager_messages: Vec::new(),
             committed: Vec::new(),
             reads: Vec::new(),
             replies: Vec::new(),
@@ -130,6 +139,7 @@ impl<P: Protocol> Output<P> {
             && self.records.is_empty()
             && self.compact_through.is_none()
             && self.messages.is_empty()
+            && self.eager_messages.is_empty()
             && self.committed.is_empty()
             && self.reads.is_empty()
             && self.replies.is_empty()
@@ -143,6 +153,12 @@ impl<P: Protocol> Output<P> {
     /// Queues a message to `to`.
     pub fn send(&mut self, to: NodeId, msg: P::Message) {
         self.messages.push((to, msg));
+    }
+
+    /// Queues a message that may leave before this output is persisted (see
+    /// [`eager_messages`](Self::eager_messages)).
+    pub fn send_eager(&mut self, to: NodeId, msg: P::Message) {
+        self.eager_messages.push((to, msg));
     }
 
     /// Queues a direct reply.
@@ -171,6 +187,7 @@ impl<P: Protocol> Output<P> {
             self.compact_through = Some(self.compact_through.map_or(c, |old| old.max(c)));
         }
         self.messages.append(&mut other.messages);
+        self.eager_messages.append(&mut other.eager_messages);
         self.committed.append(&mut other.committed);
         self.reads.append(&mut other.reads);
         self.replies.append(&mut other.replies);

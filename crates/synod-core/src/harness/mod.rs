@@ -459,8 +459,8 @@ impl<P: Protocol> Network<P> {
                 slot.records_emitted += out.records.len() as u64;
                 core.on_persisted(slot.records_emitted, &mut next);
             }
-            // 2. send
-            for (to, msg) in out.messages.drain(..) {
+            // 2. send (eager messages first: they may overtake the others)
+            for (to, msg) in out.eager_messages.drain(..).chain(out.messages.drain(..)) {
                 self.in_flight.push_back(Envelope { from: id, to, msg });
             }
             // 3. apply

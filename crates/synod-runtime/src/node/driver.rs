@@ -117,6 +117,8 @@ struct Driver<P: Protocol, T: Transport, M: StateMachine> {
     records_durable: u64,
     last_snapshot: u64,
     in_flight_jobs: u64,
+    /// (role, term, leader) last logged, to log changes only.
+    last_role: (String, u64, Option<NodeId>),
 }
 
 /// Runs a node until `shutdown` resolves or storage fails.
@@ -151,6 +153,7 @@ where
         records_durable: 0,
         last_snapshot,
         in_flight_jobs: 0,
+        last_role: (String::new(), 0, None),
     };
     let mut ticker = tokio::time::interval(d.config.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -302,7 +305,9 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
     /// Hands an output to the storage thread, or carries it out at once when
     /// it needs no persistence and nothing is queued ahead of it.
     fn submit(&mut self, mut out: Output<P>) {
+        self.log_role_change();
         loop {
+            self.send_all(std::mem::take(&mut out.eager_messages));
             if out.is_empty() {
                 return;
             }
@@ -362,12 +367,7 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
         if self.in_flight_jobs > 0 {
             self.in_flight_jobs -= 1;
         }
-        for (to, msg) in effects.messages {
-            match codec::encode(&msg) {
-                Ok(bytes) => self.transport.send(to, bytes),
-                Err(e) => error!(%to, error = %e, "message does not encode"),
-            }
-        }
+        self.send_all(effects.messages);
         if let Some(snap) = install {
             self.install(snap);
         }
@@ -391,6 +391,24 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
             self.core.on_persisted(self.records_durable, out);
         }
         self.maybe_snapshot(out);
+    }
+
+    fn log_role_change(&mut self) {
+        let s = self.core.status();
+        let now = (s.role, s.term, s.leader);
+        if now != self.last_role {
+            info!(role = %now.0, term = now.1, leader = ?now.2.map(|l| l.0), "role changed");
+            self.last_role = now;
+        }
+    }
+
+    fn send_all(&self, messages: Vec<(NodeId, P::Message)>) {
+        for (to, msg) in messages {
+            match codec::encode(&msg) {
+                Ok(bytes) => self.transport.send(to, bytes),
+                Err(e) => error!(%to, error = %e, "message does not encode"),
+            }
+        }
     }
 
     fn install(&mut self, snap: Snapshot) {

@@ -1,0 +1,118 @@
+//! The cluster benchmark: real `synod-node` processes on loopback, fsync on,
+//! writes from 1 client and from many, throughput and latency percentiles.
+//!
+//! Speed targets live here and in `cargo xtask bench`, never in tests: this
+//! machine is shared and noisy, so a timed unit test would fail for reasons
+//! that have nothing to do with the code.
+
+use crate::cluster::{Cluster, ClusterSpec};
+use crate::results::Quantiles;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use synod_core::NodeId;
+use synod_kv::{ClientConfig, KvClient};
+use tokio::time::Instant;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// The `synod-node` binary (build it with `--release`).
+    pub node_binary: PathBuf,
+    /// Protocol to run.
+    pub protocol: String,
+    /// Cluster size.
+    pub nodes: usize,
+    /// Seconds per phase.
+    pub seconds: f64,
+    /// The client counts to measure, one phase each.
+    pub clients: Vec<usize>,
+    /// Where data dirs and logs go.
+    pub dir: PathBuf,
+}
+
+/// The figures of one phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchPhase {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Writes acknowledged.
+    pub writes: u64,
+    /// Writes that failed (any error).
+    pub errors: u64,
+    /// Acknowledged writes per second.
+    pub writes_per_sec: f64,
+    /// Latency of acknowledged writes.
+    pub latency_ms: Quantiles,
+}
+
+async fn leader(cluster: &Cluster) -> Option<NodeId> {
+    for _ in 0..200 {
+        if let Some(l) = cluster.leader().await {
+            return Some(l);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Starts a cluster and measures each phase in turn.
+pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, String> {
+    let mut cluster = Cluster::start(ClusterSpec {
+        node_binary: config.node_binary.clone(),
+        protocol: config.protocol.clone(),
+        nodes: config.nodes,
+        dir: config.dir.clone(),
+        seed: 1,
+        extra_args: vec![],
+        start_timeout: Duration::from_secs(20),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let home = leader(&cluster).await.ok_or("no leader elected")?;
+    let addrs = cluster.client_addrs();
+    let mut phases = Vec::new();
+    for &n in &config.clients {
+        let deadline = Instant::now() + Duration::from_secs_f64(config.seconds);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..n)
+            .map(|c| {
+                let mut cc = ClientConfig::new(addrs.clone());
+                cc.timeout = Duration::from_secs(5);
+                let mut client = KvClient::new(cc, home);
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let mut errors = 0u64;
+                    let mut i = 0u64;
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let key = format!("c{c}-{}", i % 64);
+                        match client.write(&key, i.to_string().into_bytes()).await {
+                            Ok(()) => lat.push(t.elapsed().as_secs_f64() * 1e3),
+                            Err(_) => errors += 1,
+                        }
+                        i += 1;
+                    }
+                    (lat, errors)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (l, e) = t.await.map_err(|e| e.to_string())?;
+            all.extend(l);
+            errors += e;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        phases.push(BenchPhase {
+            clients: n,
+            writes: all.len() as u64,
+            errors,
+            writes_per_sec: all.len() as f64 / secs,
+            latency_ms: Quantiles::of(&mut all),
+        });
+    }
+    cluster.shutdown(Duration::from_secs(3)).await;
+    Ok(phases)
+}

@@ -1,0 +1,62 @@
+//! A short run of the whole runner (≤ 20 s of cluster time): real nodes,
+//! kills and partitions, a checked history, a report.
+
+use std::time::Duration;
+use synod_check::{EventType, Process, Verdict};
+use synod_e2e::node_binary;
+use synod_harness::{NemesisKind, RunConfig};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_raft_run_under_kill_and_partition_is_valid() {
+    let store = tempfile::tempdir().unwrap();
+    let mut config = RunConfig::new(node_binary(), 7);
+    config.nodes = 3;
+    config.time_limit_secs = 12.0;
+    config.nemesis_interval_secs = 3.0;
+    config.nemeses = vec![NemesisKind::Kill, NemesisKind::Partition];
+    config.store = store.path().to_path_buf();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        synod_harness::run(config, rx, false),
+    )
+    .await
+    .expect("run finishes")
+    .expect("run completes");
+    let r = &out.results;
+    assert_eq!(
+        r.valid,
+        Verdict::True,
+        "results: {}",
+        serde_json::to_string_pretty(r).unwrap()
+    );
+    assert!(
+        r.stats.values().map(|s| s.ok).sum::<u64>() > 100,
+        "too few ok ops"
+    );
+    assert!(!r.faults.is_empty(), "no fault was injected");
+    assert!(r.liveness.valid);
+    for f in [
+        "history.jsonl",
+        "history.edn",
+        "results.json",
+        "report.html",
+        "config.json",
+    ] {
+        assert!(out.dir.join(f).is_file(), "{f} missing");
+    }
+    let text = std::fs::read_to_string(out.dir.join("history.jsonl")).unwrap();
+    let events: Vec<synod_check::HistoryEvent> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(
+            |e| e.process == Process::Named("nemesis".into()) && e.f == "kill"
+                || e.f == "partition"
+        ),
+        "no nemesis event in the history"
+    );
+    assert!(events.iter().any(|e| e.kind == EventType::Ok));
+    assert!(store.path().join("latest").exists(), "store/latest missing");
+}
