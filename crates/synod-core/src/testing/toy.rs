@@ -99,7 +99,8 @@ impl Toy {
     fn count_ack(&mut self, index: u64, from: NodeId, out: &mut Output<Self>) {
         let i = index as usize - 1;
         self.acks[i].insert(from);
-        let majority = (self.peers.len() + 1) / 2 + 1;
+        let cluster_size = self.peers.len() + 1;
+        let majority = cluster_size / 2 + 1;
         while (self.committed as usize) < self.log.len()
             && self.acks[self.committed as usize].len() >= majority
         {

@@ -1,0 +1,151 @@
+//! Linearizable reads by ReadIndex (Raft dissertation §6.4).
+//!
+//! ```text
+//!  client ─Read{id}─▶ leader: has it committed an entry of its term? (else wait for the no-op)
+//!                     read_index = commit index; read_seq += 1
+//!                     heartbeat round: AppendEntries{read_seq} ──▶ followers
+//!                     a quorum echoes read_seq ≥ the read's ◀── (still the leader)
+//!                     once applied ≥ read_index: out.reads.push(id)
+//! ```
+//!
+//! Every AppendEntries (and snapshot chunk) carries the leader's latest
+//! `read_seq`, and every answer echoes it, so ordinary replication traffic
+//! confirms reads too. A quorum echo of round `s` proves that, after every
+//! read of round `s` arrived, a quorum still knew this leader in its term:
+//! no other leader could have committed anything the read would miss.
+
+use crate::node::{RaftNode, Role};
+use std::collections::VecDeque;
+use synod_core::{ClientError, Output, RequestId};
+
+/// A read waiting for its heartbeat round.
+#[derive(Clone, Copy, Debug)]
+struct PendingRead {
+    id: RequestId,
+    /// The commit index when the read arrived.
+    index: u64,
+    /// The heartbeat round that confirms it.
+    seq: u64,
+}
+
+/// The leader's ReadIndex bookkeeping.
+#[derive(Debug, Default)]
+pub(crate) struct ReadState {
+    /// The latest heartbeat round started.
+    pub(crate) seq: u64,
+    /// Reads that arrived before the leader committed an entry of its term.
+    awaiting_commit: Vec<RequestId>,
+    /// Reads waiting for a quorum to echo their round, by round.
+    pending: VecDeque<PendingRead>,
+    /// Confirmed reads waiting for `applied >= index`, by index.
+    ready: VecDeque<(u64, RequestId)>,
+}
+
+impl ReadState {
+    /// Every read not yet answered (when leadership is lost).
+    pub(crate) fn all_ids(self) -> Vec<RequestId> {
+        let mut ids = self.awaiting_commit;
+        ids.extend(self.pending.iter().map(|p| p.id));
+        ids.extend(self.ready.iter().map(|(_, id)| *id));
+        ids
+    }
+}
+
+impl RaftNode {
+    /// `Proposal::Read`.
+    pub(crate) fn propose_read(&mut self, id: RequestId, out: &mut Output<Self>) {
+        if self.role != Role::Leader {
+            out.reply(
+                id,
+                Err(ClientError::NotLeader {
+                    leader: self.leader_id,
+                }),
+            );
+            return;
+        }
+        if !self.committed_in_current_term() {
+            if let Some(lead) = self.lead.as_mut() {
+                lead.reads.awaiting_commit.push(id);
+            }
+            return;
+        }
+        self.start_reads(vec![id], out);
+    }
+
+    /// Records `ids` at the current commit index and starts a heartbeat
+    /// round for them.
+    fn start_reads(&mut self, ids: Vec<RequestId>, out: &mut Output<Self>) {
+        let index = self.commit;
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        lead.reads.seq += 1;
+        let seq = lead.reads.seq;
+        lead.reads
+            .pending
+            .extend(ids.into_iter().map(|id| PendingRead { id, index, seq }));
+        for to in self.peers() {
+            self.send_heartbeat(to, out);
+        }
+        // A single voter confirms at once.
+        self.confirm_reads(out);
+    }
+
+    /// After the leader's first commit in its term: start the reads that
+    /// were waiting for it.
+    pub(crate) fn release_awaiting_reads(&mut self, out: &mut Output<Self>) {
+        if !self.committed_in_current_term() {
+            return;
+        }
+        let ids = match self.lead.as_mut() {
+            Some(lead) if !lead.reads.awaiting_commit.is_empty() => {
+                std::mem::take(&mut lead.reads.awaiting_commit)
+            }
+            _ => return,
+        };
+        self.start_reads(ids, out);
+    }
+
+    /// Moves reads whose round a quorum echoed to the ready queue, and
+    /// serves those already applied.
+    pub(crate) fn confirm_reads(&mut self, out: &mut Output<Self>) {
+        let me = self.cfg.id;
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        if lead.reads.pending.is_empty() {
+            return;
+        }
+        let progress = &lead.progress;
+        let confirmed = self.log.membership().quorum_value(|v| {
+            if v == me {
+                u64::MAX
+            } else {
+                progress.get(&v).map_or(0, |p| p.read_ack)
+            }
+        });
+        while let Some(front) = lead.reads.pending.front().copied() {
+            if front.seq > confirmed {
+                break;
+            }
+            lead.reads.pending.pop_front();
+            lead.reads.ready.push_back((front.index, front.id));
+        }
+        self.serve_reads(out);
+    }
+
+    /// Answers confirmed reads whose index has been applied.
+    pub(crate) fn serve_reads(&mut self, out: &mut Output<Self>) {
+        let applied = self.applied;
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        while let Some(&(index, id)) = lead.reads.ready.front() {
+            if index > applied {
+                break;
+            }
+            lead.reads.ready.pop_front();
+            out.reads.push(id);
+        }
+    }
+}
