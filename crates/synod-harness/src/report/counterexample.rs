@@ -20,7 +20,7 @@ const ZOOM_BEFORE: usize = 24;
 /// Ops of the key drawn after it.
 const ZOOM_AFTER: usize = 6;
 /// Steps of the prefix listed (the last ones).
-const PREFIX_ROWS: usize = 40;
+const PREFIX_ROWS: usize = 20;
 
 /// The ops that explain a failing read.
 #[derive(Debug, Default, PartialEq)]
@@ -87,10 +87,7 @@ pub(crate) fn render(
     faults: &[FaultWindow],
     end_s: f64,
 ) {
-    let key = cex
-        .key
-        .as_deref()
-        .map_or("(no key)".to_owned(), |k| format!("“{k}”"));
+    let key = cex.key.as_deref().unwrap_or("(no key)").to_owned();
     let _ = write!(
         out,
         "<p class=\"lead\">On key <code>{}</code> the checker linearised {} operation{} and then \
@@ -160,10 +157,11 @@ fn explain(out: &mut String, ops: &[Op], failing: &Op, h: &Hint) {
         Some(l) => {
             let _ = write!(
                 out,
-                "The last write {} before the read began was <span class=\"newer\">#{} ({})</span>. ",
-                esc(&when(l)),
+                "The last write to complete before the read began was \
+                 <span class=\"newer\">#{} ({})</span>, {}. ",
                 l.id,
-                esc(&l.short())
+                esc(&l.short()),
+                esc(&when(l)).replace("completed", "done"),
             );
         }
         None => out.push_str("No write of this key had completed before the read began. "),
@@ -194,12 +192,9 @@ fn zoom(out: &mut String, ops: &[Op], failing: &Op, h: &Hint, faults: &[FaultWin
     let lo = j.saturating_sub(ZOOM_BEFORE);
     let hi = (j + ZOOM_AFTER + 1).min(key_ops.len());
     let mut rows: Vec<&Op> = key_ops[lo..hi].to_vec();
-    for extra in [h.last_done, h.source].into_iter().flatten() {
-        if !rows.iter().any(|o| o.id == extra) {
-            rows.push(&ops[extra]);
-        }
-    }
-    rows.sort_by_key(|o| o.id);
+    // The time range is that of the ops around the failing one; the newer
+    // write and the source are added as rows even when they lie further
+    // back, and are then pinned to the left edge.
     let t0 = rows
         .iter()
         .map(|o| o.start_s())
@@ -208,6 +203,12 @@ fn zoom(out: &mut String, ops: &[Op], failing: &Op, h: &Hint, faults: &[FaultWin
         .iter()
         .map(|o| o.end_s().unwrap_or(o.start_s()))
         .fold(failing.end_s().unwrap_or(failing.start_s()), f64::max);
+    for extra in [h.last_done, h.source].into_iter().flatten() {
+        if !rows.iter().any(|o| o.id == extra) {
+            rows.push(&ops[extra]);
+        }
+    }
+    rows.sort_by_key(|o| o.id);
     let pad = ((t1 - t0) * 0.03).max(0.0005);
     let (w0, w1) = (t0 - pad, t1 + pad);
     let _ = write!(
@@ -234,7 +235,7 @@ fn zoom(out: &mut String, ops: &[Op], failing: &Op, h: &Hint, faults: &[FaultWin
     };
     let x = frame.time_scale(w0, w1);
     let (_, label_rows) = svg::label_rows(&in_window, &x, &frame);
-    frame.top = label_rows as f64 * svg::LABEL_ROW + 22.0;
+    frame.top = (label_rows + 1) as f64 * svg::LABEL_ROW + 8.0;
     svg::open(
         out,
         "zoom",
@@ -248,9 +249,9 @@ fn zoom(out: &mut String, ops: &[Op], failing: &Op, h: &Hint, faults: &[FaultWin
         out,
         "<line class=\"invoked\" x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>\
          <text class=\"invoked\" x=\"{x}\" y=\"{}\" text-anchor=\"middle\">#{} invoked</text>",
-        c(frame.top - 12.0),
+        c(frame.top - 7.0 - label_rows as f64 * svg::LABEL_ROW + 3.0),
         c(frame.bottom()),
-        c(frame.top - 14.0),
+        c(frame.top - 7.0 - label_rows as f64 * svg::LABEL_ROW),
         failing.id,
         x = c(inv),
     );
@@ -310,11 +311,36 @@ fn zoom_row(
         op.process,
         esc(&clip(&node, 12)),
     );
-    let x0 = x.at(op.start_s());
+    let x0 = x.at(op.start_s()).max(frame.left);
     let x1 = match (op.outcome, op.end_s()) {
         (Outcome::Ok | Outcome::Fail, Some(e)) => x.at(e),
         _ => x.at(w1),
     };
+    let mut label = op.short();
+    if op.outcome != Outcome::Ok {
+        label.push_str(&format!(" ({})", op.outcome.class()));
+    }
+    if x1 < frame.left {
+        // Done before the range drawn: a notch at the left edge says when.
+        let _ = write!(
+            out,
+            "<polygon class=\"op {}{role}\" points=\"{},{} {},{} {},{}\"><title>{}</title></polygon>\
+             <text class=\"val{role}\" x=\"{}\" y=\"{}\">◀ {} — done at {} s, before the range drawn</text>",
+            op.outcome.class(),
+            c(frame.left + 2.0),
+            c(mid),
+            c(frame.left + 12.0),
+            c(mid - 6.0),
+            c(frame.left + 12.0),
+            c(mid + 6.0),
+            esc(&op.describe()),
+            c(frame.left + 18.0),
+            c(mid + 4.0),
+            esc(&clip(&label, 40)),
+            op.end_s().map(num).unwrap_or_default(),
+        );
+        return;
+    }
     let w = (x1 - x0).max(2.0);
     let _ = write!(
         out,
@@ -327,10 +353,6 @@ fn zoom_row(
         c(row_h - 8.0),
         esc(&op.describe()),
     );
-    let mut label = op.short();
-    if op.outcome != Outcome::Ok {
-        label.push_str(&format!(" ({})", op.outcome.class()));
-    }
     let label = clip(&label, 40);
     let est = label.chars().count() as f64 * 7.0;
     let (lx, anchor) = if x0 + w + 6.0 + est <= WIDTH - 4.0 {

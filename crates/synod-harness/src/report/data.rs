@@ -102,9 +102,10 @@ impl Op {
         }
     }
 
-    /// A short label: `write 5`, `read → 3`, `cas 3→5`, `read ?`.
+    /// A short label: `write 5`, `read → 3`, `cas 3→5`, `read ?` (at most
+    /// 60 characters: a set read can hold thousands of elements).
     pub(crate) fn short(&self) -> String {
-        match (self.f.as_str(), &self.value) {
+        let text = match (self.f.as_str(), &self.value) {
             ("read", v) if self.outcome == Outcome::Ok => format!("read → {v}"),
             ("read", _) => "read ?".into(),
             ("cas", Value::List(items)) if items.len() == 2 => {
@@ -112,7 +113,8 @@ impl Op {
             }
             (f, Value::Nil) => f.to_owned(),
             (f, v) => format!("{f} {v}"),
-        }
+        };
+        super::svg::clip(&text, 60)
     }
 
     /// A one-line description for tooltips: what, where, how it ended.
@@ -122,7 +124,8 @@ impl Op {
             s.push_str(&format!(" key {k}"));
         }
         if !self.value.is_nil() || self.outcome == Outcome::Ok {
-            s.push_str(&format!(" value {}", self.value));
+            let value = self.value.to_string();
+            s.push_str(&format!(" value {}", super::svg::clip(&value, 160)));
         }
         s.push_str(&format!(" — {}", self.outcome.word()));
         match self.latency_ms() {

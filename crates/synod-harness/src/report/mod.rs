@@ -11,7 +11,7 @@
 //!    stale read is named as such), the longest linearisable prefix and the
 //!    states tried, then the checker's own fragment if one is given;
 //! 3. a timeline of every operation per process, faults shaded and
-//!    labelled (see [`timeline`] for how rows and down-sampling work);
+//!    labelled (the `timeline` module says how rows and down-sampling work);
 //! 4. latency: a scatter of every op and p50/p95/p99 per second;
 //! 5. throughput: completions per second by outcome;
 //! 6. the faults, as a table.
@@ -40,14 +40,12 @@ use synod_check::{HistoryEvent, Verdict};
 /// The page's style sheet.
 const STYLE: &str = include_str!("style.css");
 
-/// Patterns and markers the plots refer to, defined once per page.
+/// The hatch pattern the plots refer to, defined once per page.
 const DEFS: &str = "<svg class=\"defs\" width=\"0\" height=\"0\" aria-hidden=\"true\"><defs>\
 <pattern id=\"hatch-info\" patternUnits=\"userSpaceOnUse\" width=\"6\" height=\"6\" \
 patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#fde7b0\"/>\
 <line x1=\"1\" y1=\"0\" x2=\"1\" y2=\"6\" stroke=\"#d99a0b\" stroke-width=\"2.4\"/></pattern>\
-<marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
-markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0 0L10 5L0 10z\" fill=\"#111\"/>\
-</marker></defs></svg>";
+</defs></svg>";
 
 /// Renders the report page of a run.
 ///
@@ -131,9 +129,10 @@ pub(crate) fn render_with(
     let _ = write!(
         out,
         "<footer>synod test run · seed {} · this page is self-contained: no scripts, \
-         fonts or images from elsewhere.</footer></body></html>\n",
+         fonts or images from elsewhere.</footer></body></html>",
         results.seed
     );
+    out.push('\n');
     out
 }
 
@@ -179,12 +178,12 @@ fn verdict_header(out: &mut String, r: &RunResults, n_ops: usize) {
         out,
         "<header class=\"verdict {class}\"><div class=\"word\">{word}</div>\
          <div class=\"what\"><div class=\"sentence\">{sentence}</div>\
-         <div class=\"run\">{} · {} · {} nodes</div></div></header>\n",
+         <div class=\"run\">{} · {} · {} nodes</div></div></header>",
         esc(&r.protocol),
         esc(&r.workload),
         r.nodes
     );
-    out.push_str("<dl class=\"facts\">");
+    out.push_str("\n<dl class=\"facts\">");
     let facts: [(&str, String); 9] = [
         ("protocol", esc(&r.protocol)),
         ("workload", esc(&r.workload)),
@@ -194,7 +193,11 @@ fn verdict_header(out: &mut String, r: &RunResults, n_ops: usize) {
         ("whole run", format!("{} s", num(r.elapsed_secs))),
         (
             "ops invoked",
-            format!("{} <small>({n_ops} in the history)</small>", r.ops),
+            if r.ops == n_ops as u64 {
+                r.ops.to_string()
+            } else {
+                format!("{} <small>({n_ops} in the history)</small>", r.ops)
+            },
         ),
         ("ok / s", format!("{:.1}", r.ok_per_sec)),
         ("faults", r.faults.len().to_string()),
@@ -247,7 +250,7 @@ fn checks(out: &mut String, r: &RunResults, anomalies: usize) {
             let _ = write!(out, ", {n} ops");
         }
         if let Some(s) = lin.get("elapsed_secs").and_then(|v| v.as_f64()) {
-            let _ = write!(out, ", checked in {} s", num(s));
+            let _ = write!(out, ", checked in {}", svg::duration(s));
         }
         if let Some(e) = lin.get("error") {
             let _ = write!(out, "<div class=\"err\">{}</div>", esc(&json_text(e)));
@@ -337,14 +340,14 @@ fn key_table(out: &mut String, keys: &[serde_json::Value]) {
     }
     out.push_str(
         "<table class=\"keys\"><thead><tr><th>key</th><th>verdict</th><th>ops</th>\
-         <th>configurations</th><th>time (s)</th><th>note</th></tr></thead><tbody>",
+         <th>configurations</th><th>time</th><th>note</th></tr></thead><tbody>",
     );
     for k in shown {
         let field = |f: &str| k.get(f).map(json_text).unwrap_or_default();
         let secs = k
             .get("elapsed_secs")
             .and_then(|v| v.as_f64())
-            .map(num)
+            .map(svg::duration)
             .unwrap_or_default();
         let _ = write!(
             out,

@@ -101,7 +101,7 @@ pub(crate) fn scatter(
         timed.len(),
         drawn.len(),
         if sel.omitted > 0 {
-            format!(" (every fail and info op, and one ok op in {})", sel.stride)
+            format!(" (every fail and info op, and {})", sel.ok_words())
         } else {
             String::new()
         }
@@ -163,6 +163,9 @@ pub(crate) fn scatter(
     out.push_str("</div>\n");
 }
 
+/// Picks one quantile.
+type Pick = fn(&Quantiles) -> f64;
+
 /// Writes the p50/p95/p99 lines per bucket of invocation time.
 pub(crate) fn quantiles(out: &mut String, ops: &[Op], faults: &[FaultWindow], end_s: f64) {
     let b = bucket_secs(end_s);
@@ -213,8 +216,8 @@ pub(crate) fn quantiles(out: &mut String, ops: &[Op], faults: &[FaultWindow], en
     svg::fault_bands(out, &frame, &x, faults, end_s, false);
     svg::y_axis(out, &frame, &y.ticks(), |v| y.at(v), "latency (ms, log)");
     svg::time_axis(out, &frame, &x, "invocation time (s)");
-    let lines: [(&str, fn(&Quantiles) -> f64); 3] =
-        [("p99", |q| q.p99), ("p95", |q| q.p95), ("p50", |q| q.p50)];
+    let lines: [(&str, Pick); 3] = [("p99", |q| q.p99), ("p95", |q| q.p95), ("p50", |q| q.p50)];
+    let mut dots = String::new();
     for (name, get) in lines {
         let mut d = String::new();
         let mut pen_down = false;
@@ -231,12 +234,24 @@ pub(crate) fn quantiles(out: &mut String, ops: &[Op], faults: &[FaultWindow], en
                         c(py)
                     );
                     pen_down = true;
+                    // A bucket with no neighbours makes no line: a dot.
+                    let alone = (i == 0 || qs[i - 1].is_none())
+                        && qs.get(i + 1).is_none_or(|n| n.is_none());
+                    if alone {
+                        let _ = write!(
+                            dots,
+                            "<circle class=\"q {name}\" cx=\"{}\" cy=\"{}\" r=\"3\"/>",
+                            c(px),
+                            c(py)
+                        );
+                    }
                 }
                 None => pen_down = false,
             }
         }
         let _ = write!(out, "<path class=\"q {name}\" d=\"{}\"/>", d.trim_start());
     }
+    out.push_str(&dots);
     // One invisible column per bucket carries the numbers as a tooltip.
     out.push_str("<g class=\"hover\">");
     for (i, q) in qs.iter().enumerate() {

@@ -16,7 +16,7 @@ pub(crate) const LEFT: f64 = 92.0;
 /// Right margin of the time plots.
 pub(crate) const RIGHT: f64 = 16.0;
 /// Height of one row of fault labels above a plot.
-pub(crate) const LABEL_ROW: f64 = 14.0;
+pub(crate) const LABEL_ROW: f64 = 17.0;
 
 /// Escapes text for HTML and SVG, in text and in quoted attributes.
 pub(crate) fn esc(s: &str) -> String {
@@ -57,6 +57,24 @@ pub(crate) fn num(v: f64) -> String {
         "0".into()
     } else {
         s.to_owned()
+    }
+}
+
+/// `n` and `word`, with an `s` unless `n` is one: `1 row`, `3 rows`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A duration in seconds, in ms below one second: `3.2 s`, `12.5 ms`.
+pub(crate) fn duration(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{} ms", ms(secs * 1000.0))
+    } else {
+        format!("{} s", num(secs))
     }
 }
 
@@ -408,19 +426,55 @@ pub(crate) fn fault_bands(
             esc(&title),
         );
         if labels {
+            // The label, over a bracket spanning the window, and a tick
+            // from the bracket's start down to the frame.
             let (lx, _) = label_span(f, x, frame);
-            let ly = frame.top - 4.0 - (nrows - 1 - row) as f64 * LABEL_ROW;
+            let ly = frame.top - 7.0 - (nrows - 1 - row) as f64 * LABEL_ROW;
             let _ = write!(
                 out,
-                "<line class=\"tick {class}\" x1=\"{bx}\" x2=\"{bx}\" y1=\"{y0}\" y2=\"{y1}\"/>\
+                "<line class=\"tick {class}\" x1=\"{bx}\" x2=\"{bx}\" y1=\"{by}\" y2=\"{y1}\"/>\
+                 <line class=\"bracket {class}\" x1=\"{bx}\" x2=\"{bx1}\" y1=\"{by}\" y2=\"{by}\"/>\
                  <text class=\"flabel {class}\" x=\"{}\" y=\"{}\"><title>{}</title>{}</text>",
-                c(lx + 3.0),
+                c(lx + 2.0),
                 c(ly),
                 esc(&title),
                 esc(&clip(&text, 48)),
                 bx = c(x0),
-                y0 = c(ly - 9.0),
+                bx1 = c(x1),
+                by = c(ly + 3.5),
                 y1 = c(frame.top),
+            );
+        }
+    }
+    out.push_str("</g>");
+}
+
+/// Dashed lines at the start and end of every fault, across the frame: drawn
+/// over dense marks (the timeline's bars) that hide the bands behind them.
+pub(crate) fn fault_edges(
+    out: &mut String,
+    frame: &Frame,
+    x: &Linear,
+    faults: &[FaultWindow],
+    end_s: f64,
+) {
+    out.push_str("<g class=\"edges\">");
+    for f in faults {
+        let class = fault_class(&f.kind);
+        for t in [Some(f.start_secs), f.end_secs.or(Some(end_s))]
+            .into_iter()
+            .flatten()
+        {
+            let px = x.at(t);
+            if px < frame.left || px > frame.right() {
+                continue;
+            }
+            let _ = write!(
+                out,
+                "<line class=\"edge {class}\" x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>",
+                c(frame.top),
+                c(frame.bottom()),
+                x = c(px),
             );
         }
     }

@@ -231,9 +231,60 @@ fn a_stale_read_is_drawn_as_the_counterexample() {
     );
     // The failing op is outlined in the timeline, once.
     let tl = section(&page, "timeline");
-    assert_eq!(tl.matches(" cex\"").count(), 1);
-    assert!(tl.contains(&format!("op #{stale} cannot be linearised")));
+    assert_eq!(tl.matches("<rect class=\"op ok cex\"").count(), 1);
+    assert!(tl.contains(&format!("op #{stale} cannot be linearised: read → ")));
     assert_self_contained(&page);
+}
+
+#[test]
+fn a_set_run_shows_the_set_check_and_clips_long_reads() {
+    let mut events = Vec::new();
+    for i in 0..40u64 {
+        events.push(HistoryEvent::client(
+            0,
+            i * 1000,
+            i % 4,
+            EventType::Invoke,
+            "add",
+            Value::Int(i as i64),
+        ));
+        events.push(HistoryEvent::client(
+            0,
+            i * 1000 + 500,
+            i % 4,
+            EventType::Ok,
+            "add",
+            Value::Int(i as i64),
+        ));
+    }
+    let all = Value::List((0..2000).map(Value::Int).collect());
+    let mut read = HistoryEvent::client(0, 50_000, 9, EventType::Ok, "read_set", all);
+    read.final_read = true;
+    events.push(HistoryEvent::client(
+        0,
+        49_000,
+        9,
+        EventType::Invoke,
+        "read_set",
+        Value::Nil,
+    ));
+    events.push(read);
+    let mut results = results_for(&[], Vec::new());
+    results.workload = "set".into();
+    results.linearizability = None;
+    results.set = Some(
+        serde_json::json!({"valid": true, "acknowledged": 40, "lost": [], "convergence_secs": 0.2}),
+    );
+    let page = render_report(&results, &events, None);
+    let checks = section(&page, "checks");
+    assert!(checks.contains("<tr><th>set-full</th><td><span class=\"badge valid\">true</span>"));
+    assert!(checks.contains("<tr><th>convergence_secs</th><td><code>0.2</code></td></tr>"));
+    assert_eq!(bars(section(&page, "timeline")), 41);
+    assert!(
+        !page.contains("1999]") && page.contains("…"),
+        "a 2000-element read is clipped"
+    );
+    assert!(page.len() < 200_000);
 }
 
 #[test]
@@ -396,4 +447,18 @@ fn report_demo() {
     let link = "<p>The checker's own drawing: <a href=\"counterexample.html\">counterexample.html</a>.</p>";
     let page = render_report(&results, &events, Some(link));
     std::fs::write(format!("{dir}/report_demo_invalid.html"), &page).unwrap();
+
+    let (mut ops, faults) = small_run(3);
+    sim::inject_stale_read(&mut ops, 5.0).expect("a read to make stale");
+    let events = sim::events(&ops, &faults);
+    let page = render_report(&results_for(&events, faults), &events, None);
+    std::fs::write(format!("{dir}/report_demo_small.html"), &page).unwrap();
+
+    let mut inv = HistoryEvent::client(0, 5_000, 0, EventType::Invoke, "read", Value::Nil);
+    inv.key = Some("k".into());
+    let mut done = HistoryEvent::client(1, 9_000_000, 0, EventType::Ok, "read", Value::Int(5));
+    done.key = Some("k".into());
+    let events = vec![inv, done];
+    let page = render_report(&results_for(&events, Vec::new()), &events, None);
+    std::fs::write(format!("{dir}/report_demo_first.html"), &page).unwrap();
 }

@@ -87,8 +87,19 @@ pub(crate) struct Selection {
     pub drawn: Vec<usize>,
     /// `ok` ops left out.
     pub omitted: usize,
-    /// One `ok` op in `stride` is drawn (1: all).
+    /// One `ok` op in `stride` is drawn (1: all; `usize::MAX`: none).
     pub stride: usize,
+}
+
+impl Selection {
+    /// Which `ok` ops are drawn, in words: `one ok op in 3`.
+    pub(crate) fn ok_words(&self) -> String {
+        match self.stride {
+            1 => "every ok op".into(),
+            usize::MAX => "no other ok op".into(),
+            n => format!("one ok op in {n}"),
+        }
+    }
 }
 
 /// Chooses the bars (see the module docs): every non-`ok` op and every op
@@ -112,7 +123,7 @@ pub(crate) fn select(ops: &[Op], keep: &BTreeSet<usize>, max_bars: usize) -> Sel
         if must(op) {
             drawn.push(op.id);
         } else {
-            if rest_seen % stride == 0 {
+            if stride != usize::MAX && rest_seen % stride == 0 {
                 drawn.push(op.id);
             }
             rest_seen += 1;
@@ -145,11 +156,11 @@ pub(crate) fn render(
     let n_lanes = lanes.lanes.len().max(1);
     let _ = write!(
         out,
-        "<p class=\"note\">{} operations by {} processes in {} rows (a worker that \
-         took a new process id after an indeterminate op keeps its row). ",
-        ops.len(),
-        lanes.of.len(),
-        n_lanes
+        "<p class=\"note\">{} by {} in {} (a worker that took a new process id after an \
+         indeterminate op keeps its row). ",
+        svg::plural(ops.len(), "operation"),
+        svg::plural(lanes.of.len(), "process"),
+        svg::plural(n_lanes, "row"),
     );
     if sel.omitted == 0 {
         out.push_str("Every operation is drawn.");
@@ -157,17 +168,23 @@ pub(crate) fn render(
         let _ = write!(
             out,
             "<strong>{} of {} operations are drawn</strong>: every fail and info op and the \
-             counterexample's ops, and one ok op in {}; {} ok ops are left out.",
+             counterexample's ops, and {}; {} ok ops are left out.",
             sel.drawn.len(),
             ops.len(),
-            sel.stride,
+            sel.ok_words(),
             sel.omitted
         );
     }
     out.push_str(" Hover a bar for its details.</p>\n");
 
-    let row_h = (520.0 / n_lanes as f64).clamp(4.0, 20.0);
-    let top = svg::labels_height(faults, end_s) + 4.0;
+    let row_h = (520.0 / n_lanes as f64).clamp(4.0, 24.0);
+    // With a counterexample, one more row on top for its marker's words.
+    let cex_row = if cex_op.is_some() {
+        svg::LABEL_ROW
+    } else {
+        0.0
+    };
+    let top = svg::labels_height(faults, end_s) + 4.0 + cex_row;
     let frame = Frame {
         left: LEFT,
         top,
@@ -221,12 +238,13 @@ pub(crate) fn render(
             );
         }
         if Some(id) == cex_op {
-            cex_bar = Some((x0, x0 + w, y, op.id));
+            cex_bar = Some((x0, w, y, op));
         }
     }
     out.push_str("</g>");
-    if let Some((x0, x1, y, id)) = cex_bar {
-        cex_marker(out, &frame, x0, x1, y, bar_h, id);
+    svg::fault_edges(out, &frame, &x, faults, end_s);
+    if let Some((x0, w, y, op)) = cex_bar {
+        cex_marker(out, &frame, (x0, y, w, bar_h), op);
     }
     svg::close(out);
     legend(out, faults, cex_op.is_some());
@@ -273,26 +291,43 @@ fn lane_backgrounds(out: &mut String, frame: &Frame, lanes: &Lanes, row_h: f64) 
     out.push_str("</g>");
 }
 
-/// The arrow and words that point at the op the checker could not place.
-fn cex_marker(out: &mut String, frame: &Frame, x0: f64, x1: f64, y: f64, h: f64, id: usize) {
-    let text = format!("✗ op #{id} cannot be linearised");
+/// The halo, line and words that point at the op the checker could not
+/// place (`bar` is its rectangle: x, y, width, height). The words go in
+/// the top row of the plot, the line runs from them through every row.
+fn cex_marker(out: &mut String, frame: &Frame, bar: (f64, f64, f64, f64), op: &Op) {
+    let (x0, y, w, h) = bar;
+    let key = op
+        .key
+        .as_deref()
+        .map(|k| format!(" on {k}"))
+        .unwrap_or_default();
+    let text = format!(
+        "✗ op #{} cannot be linearised: {}{key} (p{})",
+        op.id,
+        op.short(),
+        op.process
+    );
+    let text = svg::clip(&text, 90);
     let width = text.chars().count() as f64 * 7.0;
-    let mid = y + h / 2.0;
-    let (tx, anchor, ax0, ax1) = if x1 + 28.0 + width < frame.right() {
-        (x1 + 24.0, "start", x1 + 20.0, x1 + 3.0)
+    let xm = x0 + w / 2.0;
+    let (tx, anchor) = if xm + 4.0 + width < frame.right() {
+        (xm + 4.0, "start")
     } else {
-        (x0 - 24.0, "end", x0 - 20.0, x0 - 3.0)
+        (xm - 4.0, "end")
     };
     let _ = write!(
         out,
-        "<g class=\"cexmark\"><line x1=\"{}\" x2=\"{}\" y1=\"{m}\" y2=\"{m}\" \
-         marker-end=\"url(#arrow)\"/><text x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text></g>",
-        c(ax0),
-        c(ax1),
+        "<g class=\"cexmark\"><line x1=\"{xm}\" x2=\"{xm}\" y1=\"18\" y2=\"{}\"/>\
+         <rect class=\"halo\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>\
+         <text x=\"{}\" y=\"14\" text-anchor=\"{anchor}\">{}</text></g>",
+        c(frame.bottom()),
+        c(x0 - 4.0),
+        c(y - 4.0),
+        c(w + 8.0),
+        c(h + 8.0),
         c(tx),
-        c(mid + 4.0),
         esc(&text),
-        m = c(mid),
+        xm = c(xm),
     );
 }
 
@@ -305,7 +340,7 @@ fn legend(out: &mut String, faults: &[FaultWindow], cex: bool) {
          (dashed tail)</span>",
     );
     if cex {
-        out.push_str("<span><i class=\"sw cex\"></i>the op the checker could not place</span>");
+        out.push_str("<span><i class=\"sw cexhalo\"></i>the op the checker could not place</span>");
     }
     fault_legend(out, faults);
     out.push_str("</div>\n");

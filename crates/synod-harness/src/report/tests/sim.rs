@@ -192,14 +192,19 @@ pub(super) fn inject_stale_read(ops: &mut [SimOp], after_s: f64) -> Option<usize
             .iter()
             .filter(|o| o.key == read.key && o.kind == EventType::Ok && written(o).is_some())
             .collect();
-        let stale = done.iter().find_map(|x| {
-            let newer = done.iter().any(|w| {
-                w.start_ns > x.end_ns && w.end_ns < read.start_ns && written(w) != written(x)
-            });
-            (newer && written(x) != Some(&read.value))
-                .then(|| written(x).cloned())
-                .flatten()
-        });
+        // The most recent such X, as a lagging replica would return.
+        let stale = done
+            .iter()
+            .filter(|x| {
+                written(x) != Some(&read.value)
+                    && done.iter().any(|w| {
+                        w.start_ns > x.end_ns
+                            && w.end_ns < read.start_ns
+                            && written(w) != written(x)
+                    })
+            })
+            .max_by_key(|x| x.end_ns)
+            .and_then(|x| written(x).cloned());
         if let Some(v) = stale {
             ops[r].value = v;
             ops[r].node = "n3".into();
