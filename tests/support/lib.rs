@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
+pub mod kill_leader;
+
 use std::path::PathBuf;
 
 /// The `synod-node` binary built by `cargo test --workspace` (synod-node's

@@ -29,6 +29,7 @@ pub mod harness;
 pub mod ids;
 pub mod protocol;
 pub mod rng;
+pub mod stamp;
 pub mod state_machine;
 pub mod storage;
 pub mod testing;
@@ -41,6 +42,7 @@ pub use protocol::{
     SnapshotAction,
 };
 pub use rng::SeededRng;
+pub use stamp::{Stamp, Stamped};
 pub use state_machine::{RestoreError, StateMachine};
 pub use storage::{Loaded, MemStorage, Snapshot, Storage, StorageError, StoredRecord};
 pub use transport::Transport;

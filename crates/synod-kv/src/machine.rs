@@ -54,6 +54,12 @@ pub enum KvOutput {
     },
     /// A delete found no key; nothing changed.
     NotFound,
+    /// The state machine refused the command (one it cannot apply, or one
+    /// that does not decode); nothing changed.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A question about the store.
@@ -167,6 +173,12 @@ impl StateMachine for KvStore {
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
         *self = codec::decode(snapshot).map_err(|e| RestoreError(e.to_string()))?;
         Ok(())
+    }
+}
+
+impl crate::KvMachine for KvStore {
+    fn command(command: KvCommand) -> Result<KvCommand, synod_core::ClientError> {
+        Ok(command)
     }
 }
 

@@ -122,6 +122,11 @@ pub struct Args {
     /// Heartbeat interval, in ticks.
     #[arg(long, default_value_t = 3)]
     pub heartbeat_ticks: u64,
+    /// A member (this node or a peer) that learns but never votes: a ZAB
+    /// observer. Repeat for each; every node of the cluster must be given
+    /// the same list. Only `--protocol zab` has observers.
+    #[arg(long = "observer")]
+    pub observers: Vec<u64>,
 }
 
 /// A validated configuration.
@@ -172,6 +177,24 @@ impl Args {
                 "--heartbeat-ticks must be at least 1 and below --election-ticks-min (got {})",
                 self.heartbeat_ticks
             ));
+        }
+        if !self.observers.is_empty() && self.protocol != ProtocolName::Zab {
+            problems.push(format!(
+                "--observer is for --protocol zab, not {}",
+                self.protocol
+            ));
+        }
+        for o in &self.observers {
+            if *o != self.id && !peers.contains_key(&NodeId(*o)) {
+                problems.push(format!("observer {o} is neither this node nor a peer"));
+            }
+        }
+        let observers: std::collections::BTreeSet<u64> = self.observers.iter().copied().collect();
+        if observers.len() != self.observers.len() {
+            problems.push("an --observer is given more than once".into());
+        }
+        if observers.len() > peers.len() {
+            problems.push("at least one member must be a voter".into());
         }
         if !problems.is_empty() {
             return Err(problems.join("; "));
@@ -238,6 +261,23 @@ mod tests {
         assert!(parse(&["--peer", "2=localhost"]).is_err());
         assert!(parse(&["--peer", "two=127.0.0.1:1"]).is_err());
         assert!(parse(&["--protocol", "pbft"]).is_err());
+    }
+
+    #[test]
+    fn observers_must_be_members_and_only_for_zab() {
+        let zab = ["--protocol", "zab", "--peer", "2=127.0.0.1:7002"];
+        let ok = parse(&[&zab[..], &["--observer", "2"]].concat());
+        assert_eq!(ok.unwrap().validate().unwrap().args.observers, vec![2]);
+        let e = parse(&[&zab[..], &["--observer", "9"]].concat())
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("neither"), "{e}");
+        let e = parse(&["--peer", "2=127.0.0.1:7002", "--observer", "2"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("for --protocol zab"), "{e}");
     }
 
     #[test]

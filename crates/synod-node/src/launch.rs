@@ -5,7 +5,7 @@ use crate::cli::{NodeSpec, ProtocolName};
 use crate::server::serve_clients;
 use std::time::Duration;
 use synod_core::{Protocol, Recovered, SeededRng};
-use synod_kv::KvStore;
+use synod_kv::{KvMachine, KvStore};
 use synod_raft::{RaftConfig, RaftNode};
 use synod_runtime::wal::{FileStorage, WalOptions};
 use synod_runtime::{
@@ -57,7 +57,7 @@ pub async fn run(spec: NodeSpec) -> Result<(), LaunchError> {
     match spec.args.protocol {
         ProtocolName::Raft => {
             let config = raft_config(&spec)?;
-            serve(spec, move |_, recovered, rng| {
+            serve(spec, KvStore::new(), move |_, recovered, rng| {
                 RaftNode::new(config, recovered, rng)
             })
             .await
@@ -83,17 +83,17 @@ fn raft_config(spec: &NodeSpec) -> Result<RaftConfig, LaunchError> {
     Ok(c)
 }
 
-/// Serves the KV store with protocol `P`, built by `build` from what the
-/// WAL recovered.
-pub async fn serve<P: Protocol + 'static>(
+/// Serves the key-value `machine` (empty, about to be recovered) with
+/// protocol `P`, built by `build` from what the WAL recovered.
+pub async fn serve<P: Protocol + 'static, M: KvMachine>(
     spec: NodeSpec,
+    mut machine: M,
     build: impl FnOnce(&NodeSpec, Recovered<P>, SeededRng) -> P,
 ) -> Result<(), LaunchError> {
     let args = &spec.args;
     std::fs::create_dir_all(&args.data_dir)
         .map_err(io(format!("creating data dir {}", args.data_dir.display())))?;
     let mut storage = FileStorage::open(&args.data_dir, WalOptions::default())?;
-    let mut machine = KvStore::new();
     let recovered = recover::<P, _, _>(&mut storage, &mut machine)?;
     let seed = args.seed.unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now()

@@ -11,7 +11,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use synod_core::{codec, ClientError};
-use synod_kv::{KvAnswer, KvCommand, KvOutput, KvQuery, KvStore, Op, OpResult, Request, Response};
+use synod_kv::{
+    KvAnswer, KvCommand, KvMachine, KvOutput, KvQuery, Op, OpResult, Request, Response,
+};
 use synod_runtime::transport::{read_frame, write_frame, ReadFrameError};
 use synod_runtime::NodeHandle;
 use tokio::io::{AsyncWriteExt, BufWriter};
@@ -22,7 +24,11 @@ use tracing::{debug, warn, Instrument};
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 256;
 
 /// Accepts client connections forever.
-pub async fn serve_clients(listener: TcpListener, node: NodeHandle<KvStore>, max_frame: usize) {
+pub async fn serve_clients<M: KvMachine>(
+    listener: TcpListener,
+    node: NodeHandle<M>,
+    max_frame: usize,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
@@ -39,10 +45,10 @@ pub async fn serve_clients(listener: TcpListener, node: NodeHandle<KvStore>, max
     }
 }
 
-async fn serve_connection(
+async fn serve_connection<M: KvMachine>(
     stream: TcpStream,
     remote: SocketAddr,
-    node: NodeHandle<KvStore>,
+    node: NodeHandle<M>,
     max_frame: usize,
 ) {
     let (mut r, w) = stream.into_split();
@@ -112,16 +118,17 @@ async fn serve_connection(
 }
 
 /// Runs one client operation against the node loop.
-pub async fn execute(
-    node: &NodeHandle<KvStore>,
+pub async fn execute<M: KvMachine>(
+    node: &NodeHandle<M>,
     op: Op,
     consistency: synod_core::ReadConsistency,
 ) -> Result<OpResult, ClientError> {
-    let write = |command| async move {
-        match node.write(command).await? {
+    let write = |command: KvCommand| async move {
+        match node.write(M::command(command)?).await? {
             KvOutput::Done => Ok(OpResult::Done),
             KvOutput::CasMismatch { .. } => Err(ClientError::CasMismatch),
             KvOutput::NotFound => Err(ClientError::NotFound),
+            KvOutput::Rejected { reason } => Err(ClientError::Malformed { reason }),
         }
     };
     match op {
