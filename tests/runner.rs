@@ -60,3 +60,43 @@ async fn short_raft_run_under_kill_and_partition_is_valid() {
     assert!(events.iter().any(|e| e.kind == EventType::Ok));
     assert!(store.path().join("latest").exists(), "store/latest missing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_gossip_set_run_under_partition_and_kill_converges() {
+    let store = tempfile::tempdir().unwrap();
+    let mut config = RunConfig::new(node_binary(), 8);
+    config.protocol = "gossip".into();
+    config.workload = synod_harness::Workload::Set;
+    config.nodes = 3;
+    config.time_limit_secs = 8.0;
+    config.nemesis_interval_secs = 2.0;
+    config.nemeses = vec![NemesisKind::Partition, NemesisKind::Kill];
+    config.store = store.path().to_path_buf();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        synod_harness::run(config, rx, false),
+    )
+    .await
+    .expect("run finishes")
+    .expect("run completes");
+    let r = &out.results;
+    let pretty = serde_json::to_string_pretty(r).unwrap();
+    assert_eq!(r.valid, Verdict::True, "results: {pretty}");
+    assert!(!r.faults.is_empty(), "no fault was injected");
+    let set = r.set.as_ref().expect("a set check");
+    assert_eq!(set["lost"], serde_json::json!([]), "results: {pretty}");
+    assert_eq!(
+        set["unexpected"],
+        serde_json::json!([]),
+        "results: {pretty}"
+    );
+    assert!(
+        set["convergence_secs"].is_number(),
+        "no convergence time: {pretty}"
+    );
+    assert!(
+        r.stats["add"].ok > 50,
+        "too few acknowledged adds: {pretty}"
+    );
+}

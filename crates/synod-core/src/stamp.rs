@@ -41,3 +41,19 @@ pub struct Stamped {
     /// The client's encoded command, untouched.
     pub command: Vec<u8>,
 }
+
+impl Stamped {
+    /// What a driver proposes: `command` with the placeholder stamp, for the
+    /// origin replica to fill in.
+    pub fn unstamped(command: Vec<u8>) -> Self {
+        Self {
+            stamp: Stamp::default(),
+            command,
+        }
+    }
+
+    /// The encoded proposal for `command` (see [`Stamped::unstamped`]).
+    pub fn proposal(command: Vec<u8>) -> Vec<u8> {
+        crate::codec::encode(&Self::unstamped(command)).expect("a Stamped always encodes")
+    }
+}

@@ -4,8 +4,11 @@
 use crate::cli::{NodeSpec, ProtocolName};
 use crate::server::serve_clients;
 use std::time::Duration;
+use synod_core::NodeId;
 use synod_core::{Protocol, Recovered, SeededRng};
-use synod_kv::{KvMachine, KvStore};
+use synod_gossip::{GossipConfig, GossipNode};
+use synod_kv::{CrdtKv, KvMachine, KvStore};
+use synod_paxos::{PaxosConfig, PaxosNode};
 use synod_raft::{RaftConfig, RaftNode};
 use synod_runtime::wal::{FileStorage, WalOptions};
 use synod_runtime::{
@@ -62,24 +65,51 @@ pub async fn run(spec: NodeSpec) -> Result<(), LaunchError> {
             })
             .await
         }
-        p @ (ProtocolName::Paxos | ProtocolName::Zab | ProtocolName::Gossip) => Err(
-            LaunchError::Unsupported(format!("protocol {p} is not available in this build yet")),
-        ),
+        ProtocolName::Gossip => {
+            let config = GossipConfig::new(spec.id, members(&spec));
+            config.validate().map_err(|e| unsupported("gossip", e))?;
+            serve(spec, CrdtKv::new(), move |_, recovered, rng| {
+                GossipNode::new(config, recovered, rng)
+            })
+            .await
+        }
+        ProtocolName::Paxos => {
+            let mut c = PaxosConfig::new(spec.id, members(&spec));
+            c.election_ticks_min = spec.args.election_ticks_min;
+            c.election_ticks_max = spec.args.election_ticks_max;
+            c.heartbeat_ticks = spec.args.heartbeat_ticks;
+            c.validate().map_err(|e| unsupported("paxos", e))?;
+            serve(spec, KvStore::new(), move |_, recovered, rng| {
+                PaxosNode::new(c, recovered, rng)
+            })
+            .await
+        }
+        p @ ProtocolName::Zab => Err(LaunchError::Unsupported(format!(
+            "protocol {p} is not available in this build yet"
+        ))),
     }
+}
+
+/// Every member of the cluster, this node included, sorted.
+fn members(spec: &NodeSpec) -> Vec<NodeId> {
+    let mut all: Vec<_> = spec.peers.keys().copied().collect();
+    all.push(spec.id);
+    all.sort();
+    all
+}
+
+fn unsupported(protocol: &str, e: impl std::fmt::Display) -> LaunchError {
+    LaunchError::Unsupported(format!("{protocol} configuration: {e}"))
 }
 
 /// Raft's configuration from the command line: every node in the cluster
 /// (this one and its peers) is a voter.
 fn raft_config(spec: &NodeSpec) -> Result<RaftConfig, LaunchError> {
-    let mut voters: Vec<_> = spec.peers.keys().copied().collect();
-    voters.push(spec.id);
-    voters.sort();
-    let mut c = RaftConfig::new(spec.id, voters);
+    let mut c = RaftConfig::new(spec.id, members(spec));
     c.election_ticks_min = spec.args.election_ticks_min;
     c.election_ticks_max = spec.args.election_ticks_max;
     c.heartbeat_ticks = spec.args.heartbeat_ticks;
-    c.validate()
-        .map_err(|e| LaunchError::Unsupported(format!("raft configuration: {e}")))?;
+    c.validate().map_err(|e| unsupported("raft", e))?;
     Ok(c)
 }
 

@@ -1,0 +1,148 @@
+//! Linearizable reads through the leader, confirmed by a quorum round (as
+//! Raft's ReadIndex).
+//!
+//! ```text
+//!  client ─Read{id}─▶ leader: is its own no-op chosen? (else wait: until then it may
+//!                     not know every slot chosen before it was elected)
+//!                     read_index = commit point; read_seq += 1
+//!                     Commit{b, commit, read_seq} ──▶ followers
+//!                     a majority echoes read_seq in CommitAck{b} (still promised to b)
+//!                     once applied ≥ read_index: out.reads.push(id)
+//! ```
+//!
+//! Why it is safe: a write acknowledged before the read arrived was applied
+//! here, so it is at or below `read_index`. A value chosen under a higher
+//! ballot needs a majority of promises to that ballot; the echo majority
+//! answered after the read arrived while still following `b`, and promises
+//! only grow, so no higher ballot had a majority when the read arrived.
+
+use crate::node::PaxosNode;
+use std::collections::{BTreeMap, VecDeque};
+use synod_core::{ClientError, NodeId, Output, RequestId};
+
+/// A read waiting for its quorum round.
+#[derive(Clone, Copy, Debug)]
+struct PendingRead {
+    id: RequestId,
+    index: u64,
+    seq: u64,
+}
+
+/// The leader's read bookkeeping.
+#[derive(Debug, Default)]
+pub(crate) struct ReadState {
+    /// The latest quorum round started.
+    pub(crate) seq: u64,
+    /// The highest round each peer echoed.
+    acks: BTreeMap<NodeId, u64>,
+    /// Reads that arrived before the leader's own no-op was chosen.
+    awaiting: Vec<RequestId>,
+    pending: VecDeque<PendingRead>,
+    /// Confirmed reads waiting for `applied >= index`.
+    ready: VecDeque<(u64, RequestId)>,
+}
+
+impl ReadState {
+    /// Every read not yet answered.
+    pub(crate) fn all_ids(self) -> Vec<RequestId> {
+        let mut ids = self.awaiting;
+        ids.extend(self.pending.iter().map(|p| p.id));
+        ids.extend(self.ready.iter().map(|(_, id)| *id));
+        ids
+    }
+
+    pub(crate) fn record_ack(&mut self, from: NodeId, seq: u64) {
+        let e = self.acks.entry(from).or_insert(0);
+        *e = (*e).max(seq);
+    }
+}
+
+impl PaxosNode {
+    /// `Proposal::Read`.
+    pub(crate) fn propose_read(&mut self, id: RequestId, out: &mut Output<Self>) {
+        let chosen = self.log.chosen_through();
+        let Some(lead) = self.lead.as_mut() else {
+            out.reply(
+                id,
+                Err(ClientError::NotLeader {
+                    leader: self.leader,
+                }),
+            );
+            return;
+        };
+        if chosen < lead.start_slot {
+            lead.reads.awaiting.push(id);
+            return;
+        }
+        self.start_reads(vec![id], out);
+    }
+
+    fn start_reads(&mut self, ids: Vec<RequestId>, out: &mut Output<Self>) {
+        let index = self.log.chosen_through();
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        lead.reads.seq += 1;
+        let seq = lead.reads.seq;
+        lead.reads
+            .pending
+            .extend(ids.into_iter().map(|id| PendingRead { id, index, seq }));
+        self.broadcast_heartbeat(out);
+        self.confirm_reads(out);
+    }
+
+    /// Starts the reads that waited for the leader's no-op, once it is
+    /// chosen, and serves confirmed reads already applied.
+    pub(crate) fn release_reads(&mut self, out: &mut Output<Self>) {
+        let chosen = self.log.chosen_through();
+        let ids = match self.lead.as_mut() {
+            Some(lead) if chosen >= lead.start_slot && !lead.reads.awaiting.is_empty() => {
+                std::mem::take(&mut lead.reads.awaiting)
+            }
+            _ => Vec::new(),
+        };
+        if !ids.is_empty() {
+            self.start_reads(ids, out);
+        }
+        self.serve_reads(out);
+    }
+
+    /// Moves reads whose round a majority echoed to the ready queue.
+    pub(crate) fn confirm_reads(&mut self, out: &mut Output<Self>) {
+        let quorum = self.quorum();
+        let peers = self.peers();
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        // The quorum-th highest echo, counting ourselves as echoing all.
+        let mut echoes: Vec<u64> = peers
+            .iter()
+            .map(|p| lead.reads.acks.get(p).copied().unwrap_or(0))
+            .collect();
+        echoes.push(u64::MAX);
+        echoes.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = echoes[quorum - 1];
+        while let Some(front) = lead.reads.pending.front().copied() {
+            if front.seq > confirmed {
+                break;
+            }
+            lead.reads.pending.pop_front();
+            lead.reads.ready.push_back((front.index, front.id));
+        }
+        self.serve_reads(out);
+    }
+
+    fn serve_reads(&mut self, out: &mut Output<Self>) {
+        let applied = self.applied;
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        while let Some(&(index, id)) = lead.reads.ready.front() {
+            if index > applied {
+                break;
+            }
+            lead.reads.ready.pop_front();
+            out.reads.push(id);
+        }
+    }
+}
