@@ -57,6 +57,10 @@ pub fn encode_frame(payload: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    /// Where the unread bytes of `buf` begin. Frames are taken by moving
+    /// this mark; the consumed prefix is dropped only when it is at least
+    /// half the buffer, so taking many small frames costs no memmove each.
+    start: usize,
     max: usize,
 }
 
@@ -65,12 +69,20 @@ impl FrameDecoder {
     pub fn new(max: usize) -> Self {
         Self {
             buf: Vec::new(),
+            start: 0,
             max,
         }
     }
 
     /// Adds bytes read from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -78,22 +90,30 @@ impl FrameDecoder {
     /// error if the stream announced an oversized frame (the stream is then
     /// unusable: close it).
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        if self.buf.len() < HEADER_BYTES {
+        let unread = &self.buf[self.start..];
+        if unread.len() < HEADER_BYTES {
             return Ok(None);
         }
-        let header = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
-        let len = check_frame_len(header, self.max)?;
-        if self.buf.len() < HEADER_BYTES + len {
+        let header = [unread[0], unread[1], unread[2], unread[3]];
+        let len = match check_frame_len(header, self.max) {
+            Ok(len) => len,
+            Err(e) => {
+                // The stream is unusable: keep no more than the header.
+                self.buf.truncate(self.start + HEADER_BYTES);
+                return Err(e);
+            }
+        };
+        if unread.len() < HEADER_BYTES + len {
             return Ok(None);
         }
-        let payload = self.buf[HEADER_BYTES..HEADER_BYTES + len].to_vec();
-        self.buf.drain(..HEADER_BYTES + len);
+        let payload = unread[HEADER_BYTES..HEADER_BYTES + len].to_vec();
+        self.start += HEADER_BYTES + len;
         Ok(Some(payload))
     }
 
     /// Bytes buffered but not yet returned as a frame.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 }
 

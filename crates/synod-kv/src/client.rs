@@ -55,6 +55,9 @@ pub struct Connection {
     decoder: FrameDecoder,
     next_id: u64,
     max_frame_bytes: usize,
+    /// Socket read buffer, on the heap and reused: a buffer inside the
+    /// `call` future would be zeroed and moved with it on every request.
+    read_buf: Vec<u8>,
 }
 
 impl Connection {
@@ -75,6 +78,7 @@ impl Connection {
             decoder: FrameDecoder::new(max_frame_bytes),
             next_id: 1,
             max_frame_bytes,
+            read_buf: vec![0; 16 << 10],
         })
     }
 
@@ -112,7 +116,6 @@ impl Connection {
             .write_all(frame)
             .await
             .map_err(|e| lost(format!("write: {e}")))?;
-        let mut buf = [0u8; 16 << 10];
         loop {
             while let Some(bytes) = self
                 .decoder
@@ -127,13 +130,13 @@ impl Connection {
             }
             let n = self
                 .stream
-                .read(&mut buf)
+                .read(&mut self.read_buf)
                 .await
                 .map_err(|e| lost(format!("read: {e}")))?;
             if n == 0 {
                 return Err(lost("closed by the node".into()));
             }
-            self.decoder.push(&buf[..n]);
+            self.decoder.push(&self.read_buf[..n]);
         }
     }
 }

@@ -14,6 +14,7 @@ use synod_runtime::wal::{FileStorage, WalOptions};
 use synod_runtime::{
     recover, run_node, NodeConfig, NodeError, NodeHandle, TcpTransport, TransportConfig,
 };
+use synod_zab::{ZabConfig, ZabNode};
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -84,9 +85,23 @@ pub async fn run(spec: NodeSpec) -> Result<(), LaunchError> {
             })
             .await
         }
-        p @ ProtocolName::Zab => Err(LaunchError::Unsupported(format!(
-            "protocol {p} is not available in this build yet"
-        ))),
+        ProtocolName::Zab => {
+            let observers: Vec<NodeId> = spec.args.observers.iter().map(|o| NodeId(*o)).collect();
+            let voters = members(&spec)
+                .into_iter()
+                .filter(|m| !observers.contains(m))
+                .collect();
+            let mut c = ZabConfig::new(spec.id, voters);
+            c.observers = observers;
+            c.election_ticks_min = spec.args.election_ticks_min;
+            c.election_ticks_max = spec.args.election_ticks_max;
+            c.heartbeat_ticks = spec.args.heartbeat_ticks;
+            c.validate().map_err(|e| unsupported("zab", e))?;
+            serve(spec, KvStore::new(), move |_, recovered, rng| {
+                ZabNode::new(c, recovered, rng)
+            })
+            .await
+        }
     }
 }
 
