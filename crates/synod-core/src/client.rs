@@ -175,8 +175,8 @@ pub enum Proposal {
         command: Vec<u8>,
     },
     /// Confirm a point at which a linearizable read may be served; the core
-    /// answers with [`ReadReady`](crate::ReadReady) once this replica has
-    /// applied through that point.
+    /// lists the request in [`Output::reads`](crate::Output::reads) once this
+    /// replica may serve it from its state machine.
     Read {
         /// The request to answer.
         id: RequestId,

@@ -1,6 +1,6 @@
 //! An in-memory network that steps many protocol cores in one test.
 //!
-//! The harness is the driver of [`Protocol`](crate::Protocol) cores inside a
+//! The harness is the driver of [`Protocol`] cores inside a
 //! single thread: it carries out every [`Output`] in the documented order
 //! (persist to a [`MemStorage`], send into the network, apply to a
 //! [`RecordingMachine`], record replies), and lets the test break things:
@@ -17,7 +17,11 @@
 //! Every random choice comes from one seeded RNG, so a failing seed replays
 //! exactly. Messages are checked against the faults when they are delivered,
 //! not when sent, so cutting a link also loses what was in flight on it.
+//!
+//! Randomised tests draw their faults from [`chaos`]: a ready-made fault step
+//! ([`Chaos`](chaos::Chaos)) and the building blocks it is made of.
 
+pub mod chaos;
 mod faults;
 mod machine;
 

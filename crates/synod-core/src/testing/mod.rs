@@ -16,7 +16,17 @@
 //!
 //! A suite panics (with the name of the rule broken) on the first failure, so
 //! it is meant to be called from a `#[test]`.
+//!
+//! Also here, for the protocol crates' own tests:
+//!
+//! - [`drive`]: one core driven by hand (`tick`, `step`, `propose`) and the
+//!   messages of an [`Output`](crate::Output);
+//! - [`seeds`]: the driver of seeded randomised tests, with replay by seed
+//!   and per-crate environment knobs;
+//! - [`toy`]: a minimal protocol for testing drivers.
 
+pub mod drive;
+pub mod seeds;
 mod state_machine_suite;
 mod storage_suite;
 pub mod toy;

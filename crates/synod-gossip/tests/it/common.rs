@@ -5,9 +5,7 @@
 
 use std::collections::BTreeSet;
 use synod_core::harness::{ClientOutcome, Network};
-use synod_core::{
-    codec, NodeId, Output, Proposal, Protocol, Recovered, RequestId, SeededRng, Stamped,
-};
+use synod_core::{codec, NodeId, Proposal, Recovered, RequestId, SeededRng, Stamped};
 use synod_gossip::{GossipConfig, GossipNode};
 
 pub type Net = Network<GossipNode>;
@@ -128,19 +126,4 @@ pub fn until_converged(net: &mut Net, expected: &BTreeSet<Vec<u8>>, max: u64) ->
     None
 }
 
-/// Steps a lone core and returns its output.
-pub fn step(
-    node: &mut GossipNode,
-    from: u64,
-    msg: synod_gossip::GossipMessage,
-) -> Output<GossipNode> {
-    let mut out = Output::new();
-    node.step(n(from), msg, &mut out);
-    out
-}
-
-pub fn tick(node: &mut GossipNode) -> Output<GossipNode> {
-    let mut out = Output::new();
-    node.tick(&mut out);
-    out
-}
+pub use synod_core::testing::drive::{propose, step, tick};

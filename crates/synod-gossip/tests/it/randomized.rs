@@ -20,15 +20,9 @@
 
 use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use synod_core::harness::chaos::{random_node, split_in_two};
+use synod_core::testing::seeds::{SeededRuns, Tally};
 use synod_core::{NodeId, Protocol, SeededRng};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[derive(Default, Debug)]
 struct Stats {
@@ -37,6 +31,16 @@ struct Stats {
     partitions: u64,
     deaths_declared: u64,
     refutations: u64,
+}
+
+impl Tally for Stats {
+    fn add(&mut self, s: &Stats) {
+        self.writes_acked += s.writes_acked;
+        self.crashes += s.crashes;
+        self.partitions += s.partitions;
+        self.deaths_declared += s.deaths_declared;
+        self.refutations += s.refutations;
+    }
 }
 
 struct Run {
@@ -67,19 +71,15 @@ impl Run {
     }
 
     fn random_node(&mut self) -> NodeId {
-        let ids = self.net.ids();
-        ids[self.rng.index(ids.len())]
+        random_node(&self.net, &mut self.rng)
     }
 
+    /// Faults pile up (a partition adds its cuts to those in place) until a
+    /// heal; crashes are not budgeted: a gossip cluster must survive any.
     fn fault(&mut self) {
-        let ids = self.net.ids();
         match self.rng.range(0, 7) {
             0 => {
-                let mut shuffled = ids.clone();
-                self.rng.shuffle(&mut shuffled);
-                let cut = 1 + self.rng.index(ids.len() - 1);
-                let (a, b) = shuffled.split_at(cut);
-                self.net.partition(&[a, b]);
+                split_in_two(&mut self.net, &mut self.rng);
                 self.stats.partitions += 1;
             }
             1 => self.net.set_loss(0.10),
@@ -206,32 +206,17 @@ fn run_one(seed: u64, steps: u64) -> Stats {
 
 #[test]
 fn randomized_faults_never_break_exactly_once_and_heal_converges() {
-    let seeds = env_u64("SYNOD_GOSSIP_SEEDS", 64);
-    let steps = env_u64("SYNOD_GOSSIP_STEPS", 6_000);
-    let list: Vec<u64> = match std::env::var("SYNOD_GOSSIP_SEED") {
-        Ok(s) => vec![s.parse().expect("SYNOD_GOSSIP_SEED is a number")],
-        Err(_) => (0..seeds).collect(),
-    };
-    let mut total = Stats::default();
-    for seed in list {
-        match catch_unwind(AssertUnwindSafe(|| run_one(seed, steps))) {
-            Ok(s) => {
-                total.writes_acked += s.writes_acked;
-                total.crashes += s.crashes;
-                total.partitions += s.partitions;
-                total.deaths_declared += s.deaths_declared;
-                total.refutations += s.refutations;
-            }
-            Err(panic) => {
-                eprintln!(
-                    "\n*** gossip randomized run FAILED at seed {seed} ({steps} steps); replay: \
-                     SYNOD_GOSSIP_SEED={seed} cargo test -p synod-gossip --test it randomized\n"
-                );
-                resume_unwind(panic);
-            }
-        }
+    let ran = SeededRuns {
+        env_prefix: "SYNOD_GOSSIP".into(),
+        package: "synod-gossip".into(),
+        what: "gossip randomized run".into(),
+        test: "randomized".into(),
+        first_seed: 0,
+        seeds: 64,
+        steps: 6_000,
     }
-    eprintln!("gossip randomized: {total:?}");
+    .run(run_one);
+    let total = ran.total("gossip randomized");
     // Guard against a vacuous run: writes were acknowledged, faults bit.
     assert!(total.writes_acked > 0 && total.crashes > 0 && total.partitions > 0);
     assert!(total.deaths_declared > 0, "no failure was ever detected");

@@ -4,18 +4,12 @@
 
 use crate::common::*;
 use synod_core::{
-    codec, AdminRequest, ClientError, Output, Proposal, Protocol, Recovered, RequestId, SeededRng,
-    Snapshot, Stamp, Stamped,
+    codec, AdminRequest, ClientError, Output, Proposal, Recovered, RequestId, SeededRng, Snapshot,
+    Stamp, Stamped,
 };
 use synod_gossip::{
     Digest, GossipHardState, GossipMessage, GossipNode, MemberState, MemberUpdate, Update,
 };
-
-fn propose(node: &mut GossipNode, p: Proposal) -> Output<GossipNode> {
-    let mut out = Output::new();
-    node.propose(p, &mut out);
-    out
-}
 
 fn write_at(node: &mut GossipNode, rid: u64, command: &[u8]) -> Output<GossipNode> {
     propose(

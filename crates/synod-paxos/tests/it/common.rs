@@ -4,8 +4,9 @@
 #![allow(dead_code)]
 
 use synod_core::harness::{ClientOutcome, Network};
+use synod_core::testing::drive::tick;
 use synod_core::{NodeId, Output, Proposal, Protocol, Recovered, RequestId, SeededRng};
-use synod_paxos::{PaxosConfig, PaxosMessage, PaxosNode, Role};
+use synod_paxos::{PaxosConfig, PaxosNode, Role};
 
 pub type Net = Network<PaxosNode>;
 
@@ -100,30 +101,14 @@ pub fn commands(net: &Net, id: NodeId) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Steps a lone core and returns its output.
-pub fn step(core: &mut PaxosNode, from: u64, msg: PaxosMessage) -> Output<PaxosNode> {
-    let mut out = Output::new();
-    core.step(n(from), msg, &mut out);
-    out
-}
+pub use synod_core::testing::drive::{sent_to, step};
 
 pub fn tick_until_candidate(core: &mut PaxosNode) -> Output<PaxosNode> {
     for _ in 0..100 {
-        let mut out = Output::new();
-        core.tick(&mut out);
+        let out = tick(core);
         if core.role() != Role::Follower {
             return out;
         }
     }
     panic!("never became a candidate");
-}
-
-/// Messages of `out` (eager and ordinary) to `to`.
-pub fn sent_to(out: &Output<PaxosNode>, to: u64) -> Vec<PaxosMessage> {
-    out.eager_messages
-        .iter()
-        .chain(out.messages.iter())
-        .filter(|(t, _)| *t == n(to))
-        .map(|(_, m)| m.clone())
-        .collect()
 }

@@ -20,8 +20,9 @@
 
 use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use synod_core::harness::chaos::{random_lossiness, random_node, split_in_two};
 use synod_core::harness::ClientOutcome;
+use synod_core::testing::seeds::{SeededRuns, Tally};
 use synod_core::{NodeId, Proposal, RequestId, SeededRng};
 use synod_paxos::{Ballot, PaxosMessage, Value};
 
@@ -33,13 +34,6 @@ struct Profile {
     crashes: bool,
     lossy: bool,
     snapshots: bool,
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -54,7 +48,7 @@ struct Stats {
     snapshot_chunks: u64,
 }
 
-impl Stats {
+impl Tally for Stats {
     fn add(&mut self, o: &Stats) {
         self.leaders += o.leaders;
         self.writes_acked += o.writes_acked;
@@ -68,28 +62,9 @@ impl Stats {
 }
 
 fn run_profile(profile: Profile, first_seed: u64, seeds: u64, steps: u64) {
-    let seeds = env_u64("SYNOD_PAXOS_SEEDS", seeds);
-    let steps = env_u64("SYNOD_PAXOS_STEPS", steps);
-    let list: Vec<u64> = match std::env::var("SYNOD_PAXOS_SEED") {
-        Ok(s) => vec![s.parse().expect("SYNOD_PAXOS_SEED is a number")],
-        Err(_) => (first_seed..first_seed + seeds).collect(),
-    };
-    let runs = list.len() as u64;
-    let mut total = Stats::default();
-    for seed in list {
-        match catch_unwind(AssertUnwindSafe(|| run_one(profile, seed, steps))) {
-            Ok(stats) => total.add(&stats),
-            Err(panic) => {
-                eprintln!(
-                    "\n*** paxos randomized profile `{}` FAILED at seed {seed} ({steps} steps); \
-                     replay: SYNOD_PAXOS_SEED={seed} cargo test -p synod-paxos --test it {}\n",
-                    profile.name, profile.name
-                );
-                resume_unwind(panic);
-            }
-        }
-    }
-    eprintln!("{}: {runs} seeds x {steps} steps: {total:?}", profile.name);
+    let ran = SeededRuns::profile("paxos", profile.name, first_seed, seeds, steps)
+        .run(|seed, steps| run_one(profile, seed, steps));
+    let (runs, total) = (ran.runs(), ran.total(profile.name));
     // Not vacuous: leaders were elected, writes acknowledged and refused,
     // reads served, faults bit.
     assert!(total.leaders >= runs && total.writes_acked >= runs);
@@ -343,26 +318,22 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> Stats {
             }
             13 if profile.partitions => {
                 net.heal();
-                let mut shuffled = all.clone();
-                rng.shuffle(&mut shuffled);
-                let cut = 1 + rng.index(all.len() - 1);
-                let (a, b) = shuffled.split_at(cut);
-                net.partition(&[a, b]);
+                split_in_two(&mut net, &mut rng);
             }
             14 if profile.partitions || profile.lossy => net.heal(),
-            15 if profile.lossy => {
-                net.set_loss(rng.unit() * 0.2);
-                net.set_duplicate(rng.unit() * 0.1);
-                net.set_reorder(rng.chance(0.5));
-            }
+            15 if profile.lossy => random_lossiness(&mut net, &mut rng, 0.2, 0.1),
+            // Crashes and restarts pick any node, down or up: a crash of a
+            // node already down, or a restart of a live one, does nothing.
             16 if profile.crashes => {
                 let down = all.iter().filter(|i| !net.is_up(**i)).count();
                 if down < minority {
-                    net.crash(all[rng.index(all.len())]);
+                    let victim = random_node(&net, &mut rng);
+                    net.crash(victim);
                 }
             }
             17..=18 if profile.crashes => {
-                net.restart(all[rng.index(all.len())]);
+                let back = random_node(&net, &mut rng);
+                net.restart(back);
             }
             _ => {
                 if let Some(env) = net.in_flight().front() {

@@ -311,17 +311,7 @@ pub fn recovered_core(
     )
 }
 
-pub fn step(node: &mut RaftNode, from: u64, msg: RaftMessage) -> Output<RaftNode> {
-    let mut out = Output::new();
-    node.step(NodeId(from), msg, &mut out);
-    out
-}
-
-pub fn tick(node: &mut RaftNode) -> Output<RaftNode> {
-    let mut out = Output::new();
-    node.tick(&mut out);
-    out
-}
+pub use synod_core::testing::drive::{step, tick};
 
 /// Ticks until the core sends something; returns that output.
 pub fn tick_until_messages(node: &mut RaftNode) -> Output<RaftNode> {

@@ -10,8 +10,9 @@
 
 use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use synod_core::harness::chaos::{Chaos, ChaosProfile, CrashBudget};
 use synod_core::harness::ClientOutcome;
+use synod_core::testing::seeds::{SeededRuns, Tally};
 use synod_core::{AdminRequest, NodeId, RequestId, SeededRng};
 use synod_raft::{EntryPayload, RaftMessage, Role};
 
@@ -29,38 +30,11 @@ struct Profile {
     membership: bool,
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Runs `seeds` seeds of `profile` (or the one in `SYNOD_RAFT_SEED`).
 fn run_profile(profile: Profile, first_seed: u64, seeds: u64, steps: u64) {
-    let seeds = env_u64("SYNOD_RAFT_SEEDS", seeds);
-    let steps = env_u64("SYNOD_RAFT_STEPS", steps);
-    let list: Vec<u64> = match std::env::var("SYNOD_RAFT_SEED") {
-        Ok(s) => vec![s.parse().expect("SYNOD_RAFT_SEED is a number")],
-        Err(_) => (first_seed..first_seed + seeds).collect(),
-    };
-    let mut total = Stats::default();
-    let runs = list.len() as u64;
-    for seed in list {
-        let result = catch_unwind(AssertUnwindSafe(|| run_one(profile, seed, steps)));
-        if let Ok((stats, _)) = &result {
-            total.add(stats);
-        }
-        if let Err(panic) = result {
-            eprintln!(
-                "\n*** raft randomized profile `{}` FAILED at seed {seed} ({steps} steps); \
-                 replay: SYNOD_RAFT_SEED={seed} cargo test -p synod-raft --test it {}\n",
-                profile.name, profile.name
-            );
-            resume_unwind(panic);
-        }
-    }
-    eprintln!("{}: {runs} seeds x {steps} steps: {total:?}", profile.name);
+    let ran = SeededRuns::profile("raft", profile.name, first_seed, seeds, steps)
+        .run(|seed, steps| run_one(profile, seed, steps).0);
+    let (runs, total) = (ran.runs(), ran.total(profile.name));
     // Guard against a vacuous run: things happened, faults bit.
     assert!(total.terms_with_leader >= runs && total.writes_acked >= runs);
     assert!(total.reads_served > 0 && total.writes_indefinite + total.writes_refused > 0);
@@ -117,7 +91,7 @@ struct Stats {
     lost: u64,
 }
 
-impl Stats {
+impl Tally for Stats {
     fn add(&mut self, o: &Stats) {
         self.terms_with_leader += o.terms_with_leader;
         self.writes_acked += o.writes_acked;
@@ -361,11 +335,20 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> (Stats, Vec<Vec<u8>>) {
         net.set_snapshot_every(Some(5));
     }
     let all = ids(profile.nodes);
+    // A minority of the initial voters may be down, whichever nodes they
+    // are: with membership changes, any node may be a voter by then.
     let max_down = (profile.voters as usize - 1) / 2;
+    let mut chaos = Chaos::new(ChaosProfile {
+        partitions: profile.partitions,
+        crashes: profile.crashes,
+        lossy: profile.lossy,
+        max_loss: 0.3,
+        max_duplicate: 0.1,
+        crash_budget: CrashBudget::Nodes(max_down),
+    });
     let mut rng = SeededRng::new(seed ^ 0x5EED_CAFE);
     let mut checker = Checker::new(seed);
     let mut rid = 0u64;
-    let mut down: BTreeSet<NodeId> = BTreeSet::new();
     for step in 0..steps {
         checker.step = step;
         let roll = rng.unit();
@@ -405,40 +388,7 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> (Stats, Vec<Vec<u8>>) {
             admin(&mut net, at, rid, request);
         } else if roll < 0.935 {
             // A fault, or the end of the faults.
-            match rng.index(8) {
-                0 | 1 if profile.partitions => {
-                    net.heal();
-                    let mut shuffled = all.clone();
-                    rng.shuffle(&mut shuffled);
-                    let cut = 1 + rng.index(shuffled.len() - 1);
-                    net.partition(&[&shuffled[..cut], &shuffled[cut..]]);
-                }
-                2 if profile.partitions => {
-                    let a = pick(&mut rng, &all);
-                    let b = pick(&mut rng, &all);
-                    if a != b {
-                        net.cut_one_way(a, b);
-                    }
-                }
-                3 if profile.crashes && down.len() < max_down => {
-                    let victim = pick(&mut rng, &all);
-                    if down.insert(victim) {
-                        net.crash(victim);
-                    }
-                }
-                4 if profile.crashes => {
-                    if let Some(&back) = down.iter().nth(rng.index(down.len().max(1))) {
-                        down.remove(&back);
-                        net.restart(back);
-                    }
-                }
-                5 if profile.lossy => {
-                    net.set_loss(rng.unit() * 0.3);
-                    net.set_duplicate(rng.unit() * 0.1);
-                    net.set_reorder(rng.chance(0.5));
-                }
-                _ => net.heal(),
-            }
+            chaos.step(&mut net, &mut rng);
         } else {
             net.tick(pick(&mut rng, &all));
         }
@@ -447,10 +397,7 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> (Stats, Vec<Vec<u8>>) {
 
     // Heal everything; a leader must emerge and commit a new write.
     checker.step = steps;
-    net.heal();
-    for id in std::mem::take(&mut down) {
-        net.restart(id);
-    }
+    chaos.heal_all(&mut net);
     // Liveness: a leader emerges and a new write reaches every member. A
     // write may be lost to one more election (with pre-vote and
     // check-quorum off, a healed node can still depose the leader): retry.

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use synod_core::harness::{ClientOutcome, Network};
-use synod_core::{NodeId, Output, Proposal, Protocol, Recovered, RequestId, SeededRng};
-use synod_zab::{PeerState, Txn, ZabConfig, ZabHardState, ZabMessage, ZabNode, ZabRecord, Zxid};
+use synod_core::{NodeId, Proposal, Protocol, Recovered, RequestId, SeededRng};
+use synod_zab::{PeerState, Txn, ZabConfig, ZabHardState, ZabNode, ZabRecord, Zxid};
 
 pub type Net = Network<ZabNode>;
 
@@ -214,23 +214,4 @@ pub fn lone_core(id: u64, opts: &Opts, hs: ZabHardState, txns: Vec<Txn>) -> ZabN
     )
 }
 
-pub fn step(node: &mut ZabNode, from: u64, msg: ZabMessage) -> Output<ZabNode> {
-    let mut out = Output::new();
-    node.step(NodeId(from), msg, &mut out);
-    out
-}
-
-pub fn tick(node: &mut ZabNode) -> Output<ZabNode> {
-    let mut out = Output::new();
-    node.tick(&mut out);
-    out
-}
-
-/// Every message in `out`, eager or not, with its destination.
-pub fn sent(out: &Output<ZabNode>) -> Vec<(NodeId, ZabMessage)> {
-    out.eager_messages
-        .iter()
-        .chain(out.messages.iter())
-        .cloned()
-        .collect()
-}
+pub use synod_core::testing::drive::{sent, step, tick};

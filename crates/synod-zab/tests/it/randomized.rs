@@ -20,8 +20,9 @@
 
 use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use synod_core::harness::chaos::{Chaos, ChaosProfile, CrashBudget};
 use synod_core::harness::ClientOutcome;
+use synod_core::testing::seeds::{SeededRuns, Tally};
 use synod_core::{NodeId, RequestId, SeededRng};
 use synod_zab::{SyncMode, ZabMessage, Zxid};
 
@@ -36,36 +37,10 @@ struct Profile {
     snapshots: bool,
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn run_profile(profile: Profile, first_seed: u64, seeds: u64, steps: u64) {
-    let seeds = env_u64("SYNOD_ZAB_SEEDS", seeds);
-    let steps = env_u64("SYNOD_ZAB_STEPS", steps);
-    let list: Vec<u64> = match std::env::var("SYNOD_ZAB_SEED") {
-        Ok(s) => vec![s.parse().expect("SYNOD_ZAB_SEED is a number")],
-        Err(_) => (first_seed..first_seed + seeds).collect(),
-    };
-    let runs = list.len() as u64;
-    let mut total = Stats::default();
-    for seed in list {
-        match catch_unwind(AssertUnwindSafe(|| run_one(profile, seed, steps))) {
-            Ok(stats) => total.add(&stats),
-            Err(panic) => {
-                eprintln!(
-                    "\n*** zab randomized profile `{}` FAILED at seed {seed} ({steps} steps); \
-                     replay: SYNOD_ZAB_SEED={seed} cargo test -p synod-zab --test it {}\n",
-                    profile.name, profile.name
-                );
-                resume_unwind(panic);
-            }
-        }
-    }
-    eprintln!("{}: {runs} seeds x {steps} steps: {total:?}", profile.name);
+    let ran = SeededRuns::profile("zab", profile.name, first_seed, seeds, steps)
+        .run(|seed, steps| run_one(profile, seed, steps));
+    let (runs, total) = (ran.runs(), ran.total(profile.name));
     // Guard against vacuous runs: leaders changed, writes committed, reads
     // served, faults bit.
     assert!(total.epochs_established >= runs && total.writes_acked >= runs);
@@ -97,7 +72,7 @@ struct Stats {
     observer_deliveries: u64,
 }
 
-impl Stats {
+impl Tally for Stats {
     fn add(&mut self, o: &Stats) {
         self.epochs_established += o.epochs_established;
         self.writes_acked += o.writes_acked;
@@ -342,7 +317,18 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> Stats {
         net.set_snapshot_every(Some(5));
     }
     let all = opts.all_ids();
-    let max_down = (profile.voters as usize - 1) / 2;
+    // Observers may all crash: only a minority of voters may be down.
+    let mut chaos = Chaos::new(ChaosProfile {
+        partitions: profile.partitions,
+        crashes: profile.crashes,
+        lossy: profile.lossy,
+        max_loss: 0.3,
+        max_duplicate: 0.1,
+        crash_budget: CrashBudget::Voters {
+            max_down: (profile.voters as usize - 1) / 2,
+            voters: opts.voter_ids().into_iter().collect(),
+        },
+    });
     let mut rng = SeededRng::new(seed ^ 0x2AB_CAFE);
     let mut checker = Checker {
         seed,
@@ -361,7 +347,6 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> Stats {
         stats: Stats::default(),
     };
     let mut rid = 0u64;
-    let mut down: BTreeSet<NodeId> = BTreeSet::new();
     let mut propose = |net: &mut Net, checker: &mut Checker, at: NodeId, command: Vec<u8>| {
         rid += 1;
         checker.writes.insert(rid, command.clone());
@@ -411,42 +396,7 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> Stats {
             let at = target(&mut rng);
             read(&mut net, at, read_rid);
         } else if roll < 0.925 {
-            match rng.index(8) {
-                0 | 1 if profile.partitions => {
-                    net.heal();
-                    let mut shuffled = all.clone();
-                    rng.shuffle(&mut shuffled);
-                    let cut = 1 + rng.index(shuffled.len() - 1);
-                    net.partition(&[&shuffled[..cut], &shuffled[cut..]]);
-                }
-                2 if profile.partitions => {
-                    let a = pick(&mut rng, &all);
-                    let b = pick(&mut rng, &all);
-                    if a != b {
-                        net.cut_one_way(a, b);
-                    }
-                }
-                3 if profile.crashes => {
-                    let victim = pick(&mut rng, &all);
-                    let voters_down = down.iter().filter(|d| d.0 <= profile.voters).count();
-                    let is_voter = victim.0 <= profile.voters;
-                    if (!is_voter || voters_down < max_down) && down.insert(victim) {
-                        net.crash(victim);
-                    }
-                }
-                4 if profile.crashes => {
-                    if let Some(&back) = down.iter().nth(rng.index(down.len().max(1))) {
-                        down.remove(&back);
-                        net.restart(back);
-                    }
-                }
-                5 if profile.lossy => {
-                    net.set_loss(rng.unit() * 0.3);
-                    net.set_duplicate(rng.unit() * 0.1);
-                    net.set_reorder(rng.chance(0.5));
-                }
-                _ => net.heal(),
-            }
+            chaos.step(&mut net, &mut rng);
         } else {
             net.tick(pick(&mut rng, &all));
         }
@@ -456,10 +406,7 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> Stats {
     // Liveness: heal everything; a leader emerges and a new write reaches
     // every server, observers included.
     checker.step = steps;
-    net.heal();
-    for id in std::mem::take(&mut down) {
-        net.restart(id);
-    }
+    chaos.heal_all(&mut net);
     let mut done = false;
     for attempt in 0..10 {
         let leader = stable_leader_checked(&mut net, &mut checker, &all);
