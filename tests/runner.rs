@@ -4,25 +4,38 @@
 use std::time::Duration;
 use synod_check::{EventType, Process, Verdict};
 use synod_e2e::node_binary;
-use synod_harness::{NemesisKind, RunConfig};
+use synod_harness::{NemesisKind, RunConfig, RunOutcome};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn short_raft_run_under_kill_and_partition_is_valid() {
-    let store = tempfile::tempdir().unwrap();
-    let mut config = RunConfig::new(node_binary(), 7);
+/// A run of `seed` on 3 nodes in a fresh store, bounded to two minutes of
+/// wall-clock time; `shape` sets everything else.
+async fn short_run(
+    seed: u64,
+    store: &tempfile::TempDir,
+    shape: impl FnOnce(&mut RunConfig),
+) -> RunOutcome {
+    let mut config = RunConfig::new(node_binary(), seed);
     config.nodes = 3;
-    config.time_limit_secs = 12.0;
-    config.nemesis_interval_secs = 3.0;
-    config.nemeses = vec![NemesisKind::Kill, NemesisKind::Partition];
     config.store = store.path().to_path_buf();
+    shape(&mut config);
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let out = tokio::time::timeout(
+    tokio::time::timeout(
         Duration::from_secs(120),
         synod_harness::run(config, rx, false),
     )
     .await
     .expect("run finishes")
-    .expect("run completes");
+    .expect("run completes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_raft_run_under_kill_and_partition_is_valid() {
+    let store = tempfile::tempdir().unwrap();
+    let out = short_run(7, &store, |c| {
+        c.time_limit_secs = 12.0;
+        c.nemesis_interval_secs = 3.0;
+        c.nemeses = vec![NemesisKind::Kill, NemesisKind::Partition];
+    })
+    .await;
     let r = &out.results;
     assert_eq!(
         r.valid,
@@ -64,22 +77,14 @@ async fn short_raft_run_under_kill_and_partition_is_valid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_gossip_set_run_under_partition_and_kill_converges() {
     let store = tempfile::tempdir().unwrap();
-    let mut config = RunConfig::new(node_binary(), 8);
-    config.protocol = "gossip".into();
-    config.workload = synod_harness::Workload::Set;
-    config.nodes = 3;
-    config.time_limit_secs = 8.0;
-    config.nemesis_interval_secs = 2.0;
-    config.nemeses = vec![NemesisKind::Partition, NemesisKind::Kill];
-    config.store = store.path().to_path_buf();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        synod_harness::run(config, rx, false),
-    )
-    .await
-    .expect("run finishes")
-    .expect("run completes");
+    let out = short_run(8, &store, |c| {
+        c.protocol = "gossip".into();
+        c.workload = synod_harness::Workload::Set;
+        c.time_limit_secs = 8.0;
+        c.nemesis_interval_secs = 2.0;
+        c.nemeses = vec![NemesisKind::Partition, NemesisKind::Kill];
+    })
+    .await;
     let r = &out.results;
     let pretty = serde_json::to_string_pretty(r).unwrap();
     assert_eq!(r.valid, Verdict::True, "results: {pretty}");

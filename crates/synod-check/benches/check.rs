@@ -8,38 +8,18 @@
 //! `cargo bench -p synod-check`; for a quick table, `cargo run --release
 //! -p synod-check --example timing`.
 
+#[path = "support/corpus.rs"]
+mod corpus;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
+use corpus::{etcd_files, porcupine_dir};
 use criterion::{criterion_main, Criterion};
 use synod_check::{
     check_linearizable, parse_file, parse_str, Format, History, Model, Options, Value,
 };
-
-fn porcupine_dir() -> PathBuf {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/histories/porcupine"
-    ));
-    assert!(
-        dir.is_dir(),
-        "missing {} (shared/ beside the workspace)",
-        dir.display()
-    );
-    dir.to_path_buf()
-}
-
-fn etcd_files() -> Vec<PathBuf> {
-    let dir = porcupine_dir();
-    let tsv = std::fs::read_to_string(dir.join("expected.tsv")).expect("expected.tsv");
-    tsv.lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| f.starts_with("jepsen/"))
-        .map(|f| dir.join(f))
-        .collect()
-}
 
 fn options() -> Options {
     Options {

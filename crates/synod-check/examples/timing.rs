@@ -9,32 +9,16 @@
 //! initial nil), and `kv/c50-ok.txt` split by key. Each set is timed with
 //! parsing excluded and included; the figure is the best of several runs.
 
-use std::path::{Path, PathBuf};
+#[path = "../benches/support/corpus.rs"]
+mod corpus;
+
+use corpus::{etcd_files, porcupine_dir};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use synod_check::{check_linearizable, parse_file, Format, History, Model, Options, Value};
 
 const RUNS: usize = 15;
-
-fn histories() -> PathBuf {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/histories/porcupine"
-    ));
-    assert!(dir.is_dir(), "missing {}", dir.display());
-    dir.to_path_buf()
-}
-
-fn etcd_files() -> Vec<PathBuf> {
-    let dir = histories();
-    let tsv = std::fs::read_to_string(dir.join("expected.tsv")).expect("expected.tsv");
-    tsv.lines()
-        .skip(1)
-        .filter_map(|l| l.split('\t').next())
-        .filter(|f| f.starts_with("jepsen/"))
-        .map(|f| dir.join(f))
-        .collect()
-}
 
 fn best<F: FnMut() -> Duration>(mut f: F) -> Duration {
     (0..RUNS).map(|_| f()).min().unwrap_or_default()
@@ -101,7 +85,7 @@ fn main() {
     let kv = Model::Kv {
         initial: Value::Str(String::new()),
     };
-    let dir = histories();
+    let dir = porcupine_dir();
     time_set(
         "c50-ok (porcupine 0.29 s)",
         &[dir.join("kv/c50-ok.txt")],

@@ -17,10 +17,12 @@
 //! on an order and is refused before proposing (see
 //! [`KvMachine::command`](crate::KvMachine::command)).
 
-use crate::machine::{KvAnswer, KvCommand, KvOutput, KvQuery};
+use crate::machine::{
+    restore_from, snapshot_of, GrowOnlySets, KvAnswer, KvCommand, KvOutput, KvQuery,
+};
 use crate::KvMachine;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use synod_core::{codec, ClientError, RestoreError, Stamp, Stamped, StateMachine};
 
 /// A register of the last-writer-wins map: the winning write's stamp and
@@ -35,7 +37,7 @@ struct Register {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrdtKv {
     values: BTreeMap<String, Register>,
-    sets: BTreeMap<String, BTreeSet<Vec<u8>>>,
+    sets: GrowOnlySets,
     applied_index: u64,
 }
 
@@ -72,9 +74,7 @@ impl StateMachine for CrdtKv {
         match command {
             KvCommand::Write { key, value } => self.write(key, stamped.stamp, Some(value)),
             KvCommand::Delete { key } => self.write(key, stamped.stamp, None),
-            KvCommand::Add { set, element } => {
-                self.sets.entry(set).or_default().insert(element);
-            }
+            KvCommand::Add { set, element } => self.sets.add(set, element),
             KvCommand::Cas { .. } => {
                 return KvOutput::Rejected {
                     reason: "compare-and-set is not available without consensus".into(),
@@ -89,12 +89,7 @@ impl StateMachine for CrdtKv {
             KvQuery::Get { key } => {
                 KvAnswer::Value(self.values.get(key).and_then(|r| r.value.clone()))
             }
-            KvQuery::ReadSet { set } => KvAnswer::Set(
-                self.sets
-                    .get(set)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default(),
-            ),
+            KvQuery::ReadSet { set } => self.sets.read(set),
         }
     }
 
@@ -107,11 +102,11 @@ impl StateMachine for CrdtKv {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        codec::encode(self).expect("crdt store encodes")
+        snapshot_of(self)
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
-        *self = codec::decode(snapshot).map_err(|e| RestoreError(e.to_string()))?;
+        *self = restore_from(snapshot)?;
         Ok(())
     }
 }
@@ -137,6 +132,7 @@ impl KvMachine for CrdtKv {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeSet;
     use synod_core::NodeId;
 
     fn stamped(clock: u64, node: u64, command: KvCommand) -> Stamped {

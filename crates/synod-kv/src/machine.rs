@@ -86,11 +86,44 @@ pub enum KvAnswer {
     Set(Vec<Vec<u8>>),
 }
 
+/// Named grow-only sets: an add is a union, so any order of adds gives the
+/// same sets. Both [`KvStore`] and [`CrdtKv`](crate::CrdtKv) keep them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GrowOnlySets(BTreeMap<String, BTreeSet<Vec<u8>>>);
+
+impl GrowOnlySets {
+    pub(crate) fn add(&mut self, set: String, element: Vec<u8>) {
+        self.0.entry(set).or_default().insert(element);
+    }
+
+    /// The elements of `set`, sorted (empty if it does not exist).
+    pub(crate) fn read(&self, set: &str) -> KvAnswer {
+        KvAnswer::Set(
+            self.0
+                .get(set)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// A store's snapshot: its whole state, encoded.
+pub(crate) fn snapshot_of<T: Serialize>(state: &T) -> Vec<u8> {
+    codec::encode(state).expect("a key-value store always encodes")
+}
+
+/// A store decoded from [`snapshot_of`]'s bytes.
+pub(crate) fn restore_from<T: serde::de::DeserializeOwned>(
+    snapshot: &[u8],
+) -> Result<T, RestoreError> {
+    codec::decode(snapshot).map_err(|e| RestoreError(e.to_string()))
+}
+
 /// The replicated key-value store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvStore {
     values: BTreeMap<String, Vec<u8>>,
-    sets: BTreeMap<String, BTreeSet<Vec<u8>>>,
+    sets: GrowOnlySets,
     applied_index: u64,
 }
 
@@ -140,7 +173,7 @@ impl StateMachine for KvStore {
                 None => KvOutput::NotFound,
             },
             KvCommand::Add { set, element } => {
-                self.sets.entry(set).or_default().insert(element);
+                self.sets.add(set, element);
                 KvOutput::Done
             }
         }
@@ -149,12 +182,7 @@ impl StateMachine for KvStore {
     fn query(&self, query: &KvQuery) -> KvAnswer {
         match query {
             KvQuery::Get { key } => KvAnswer::Value(self.values.get(key).cloned()),
-            KvQuery::ReadSet { set } => KvAnswer::Set(
-                self.sets
-                    .get(set)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default(),
-            ),
+            KvQuery::ReadSet { set } => self.sets.read(set),
         }
     }
 
@@ -167,11 +195,11 @@ impl StateMachine for KvStore {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        codec::encode(self).expect("kv store encodes")
+        snapshot_of(self)
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), RestoreError> {
-        *self = codec::decode(snapshot).map_err(|e| RestoreError(e.to_string()))?;
+        *self = restore_from(snapshot)?;
         Ok(())
     }
 }
