@@ -33,6 +33,7 @@ pub mod stamp;
 pub mod state_machine;
 pub mod storage;
 pub mod testing;
+pub mod timing;
 pub mod transport;
 
 pub use client::{AdminRequest, Certainty, ClientError, Proposal, ReadConsistency};

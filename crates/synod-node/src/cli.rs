@@ -116,7 +116,7 @@ pub struct Args {
     /// Minimum election timeout, in ticks.
     #[arg(long, default_value_t = 15)]
     pub election_ticks_min: u64,
-    /// Maximum election timeout, in ticks (exclusive).
+    /// Maximum election timeout, in ticks (timeouts are drawn from min..=max).
     #[arg(long, default_value_t = 30)]
     pub election_ticks_max: u64,
     /// Heartbeat interval, in ticks.
@@ -166,17 +166,12 @@ impl Args {
                 problems.push(format!("peer {pid} has this node's own address {addr}"));
             }
         }
-        if self.election_ticks_min == 0 || self.election_ticks_max <= self.election_ticks_min {
-            problems.push(format!(
-                "election ticks must satisfy 0 < min < max (got {}..{})",
-                self.election_ticks_min, self.election_ticks_max
-            ));
-        }
-        if self.heartbeat_ticks == 0 || self.heartbeat_ticks >= self.election_ticks_min {
-            problems.push(format!(
-                "--heartbeat-ticks must be at least 1 and below --election-ticks-min (got {})",
-                self.heartbeat_ticks
-            ));
+        if let Err(e) = synod_core::timing::check_ticks(
+            self.heartbeat_ticks,
+            self.election_ticks_min,
+            self.election_ticks_max,
+        ) {
+            problems.push(e.to_string());
         }
         if !self.observers.is_empty() && self.protocol != ProtocolName::Zab {
             problems.push(format!(

@@ -59,16 +59,11 @@ impl PaxosConfig {
         if !self.voters.contains(&self.id) {
             return Err(ConfigError::NotAVoter(self.id));
         }
-        if self.heartbeat_ticks == 0
-            || self.heartbeat_ticks >= self.election_ticks_min
-            || self.election_ticks_max < self.election_ticks_min
-        {
-            return Err(ConfigError::Ticks {
-                heartbeat: self.heartbeat_ticks,
-                min: self.election_ticks_min,
-                max: self.election_ticks_max,
-            });
-        }
+        synod_core::timing::check_ticks(
+            self.heartbeat_ticks,
+            self.election_ticks_min,
+            self.election_ticks_max,
+        )?;
         if self.max_batch_slots == 0 {
             return Err(ConfigError::Zero("max_batch_slots"));
         }
@@ -96,16 +91,14 @@ pub enum ConfigError {
     #[error("node {0} is not in the voter list")]
     NotAVoter(NodeId),
     /// The tick settings cannot work.
-    #[error(
-        "need 0 < heartbeat_ticks < election_ticks_min <= election_ticks_max, \
-         got heartbeat {heartbeat}, election {min}..={max}"
-    )]
-    Ticks {
-        /// `heartbeat_ticks`.
-        heartbeat: u64,
-        /// `election_ticks_min`.
+    #[error(transparent)]
+    Ticks(#[from] synod_core::timing::TickError),
+    /// A Basic Paxos proposer's back-off range is empty.
+    #[error("backoff_ticks_min {min} exceeds backoff_ticks_max {max}")]
+    Backoff {
+        /// `backoff_ticks_min`.
         min: u64,
-        /// `election_ticks_max`.
+        /// `backoff_ticks_max`.
         max: u64,
     },
     /// A limit that must be positive is zero.
@@ -130,7 +123,7 @@ mod tests {
         let base = PaxosConfig::new(NodeId(1), vec![NodeId(1), NodeId(2)]);
         let mut c = base.clone();
         c.heartbeat_ticks = 15;
-        assert!(matches!(c.validate(), Err(ConfigError::Ticks { .. })));
+        assert!(matches!(c.validate(), Err(ConfigError::Ticks(_))));
         let mut c = base.clone();
         c.id = NodeId(0);
         assert_eq!(c.validate(), Err(ConfigError::ZeroId));

@@ -82,20 +82,11 @@ impl RaftConfig {
         if let Some(both) = self.voters.iter().find(|v| self.learners.contains(v)) {
             return Err(ConfigError::VoterAndLearner(*both));
         }
-        if self.heartbeat_ticks == 0 || self.heartbeat_ticks >= self.election_ticks_min {
-            return Err(ConfigError::Ticks {
-                heartbeat: self.heartbeat_ticks,
-                min: self.election_ticks_min,
-                max: self.election_ticks_max,
-            });
-        }
-        if self.election_ticks_max < self.election_ticks_min {
-            return Err(ConfigError::Ticks {
-                heartbeat: self.heartbeat_ticks,
-                min: self.election_ticks_min,
-                max: self.election_ticks_max,
-            });
-        }
+        synod_core::timing::check_ticks(
+            self.heartbeat_ticks,
+            self.election_ticks_min,
+            self.election_ticks_max,
+        )?;
         if self.max_append_entries == 0 {
             return Err(ConfigError::Zero("max_append_entries"));
         }
@@ -122,18 +113,8 @@ pub enum ConfigError {
     #[error("node {0} is listed both as voter and as learner")]
     VoterAndLearner(NodeId),
     /// The tick settings cannot work.
-    #[error(
-        "need 0 < heartbeat_ticks < election_ticks_min <= election_ticks_max, \
-         got heartbeat {heartbeat}, election {min}..={max}"
-    )]
-    Ticks {
-        /// `heartbeat_ticks`.
-        heartbeat: u64,
-        /// `election_ticks_min`.
-        min: u64,
-        /// `election_ticks_max`.
-        max: u64,
-    },
+    #[error(transparent)]
+    Ticks(#[from] synod_core::timing::TickError),
     /// A limit that must be positive is zero.
     #[error("{0} must be at least 1")]
     Zero(&'static str),
@@ -158,7 +139,7 @@ mod tests {
         let base = RaftConfig::new(NodeId(1), vec![NodeId(1)]);
         let mut c = base.clone();
         c.heartbeat_ticks = 15;
-        assert!(matches!(c.validate(), Err(ConfigError::Ticks { .. })));
+        assert!(matches!(c.validate(), Err(ConfigError::Ticks(_))));
         let mut c = base.clone();
         c.election_ticks_max = 10;
         assert!(c.validate().is_err());

@@ -90,16 +90,11 @@ impl ZabConfig {
         if !self.voters.contains(&self.id) && !self.observers.contains(&self.id) {
             return Err(ConfigError::NotAMember(self.id));
         }
-        if self.heartbeat_ticks == 0
-            || self.heartbeat_ticks >= self.election_ticks_min
-            || self.election_ticks_max < self.election_ticks_min
-        {
-            return Err(ConfigError::Ticks {
-                heartbeat: self.heartbeat_ticks,
-                min: self.election_ticks_min,
-                max: self.election_ticks_max,
-            });
-        }
+        synod_core::timing::check_ticks(
+            self.heartbeat_ticks,
+            self.election_ticks_min,
+            self.election_ticks_max,
+        )?;
         for (name, value) in [
             ("establish_ticks", self.establish_ticks),
             ("max_batch_proposals", self.max_batch_proposals as u64),
@@ -130,18 +125,8 @@ pub enum ConfigError {
     #[error("server {0} is neither a voter nor an observer")]
     NotAMember(NodeId),
     /// The tick settings cannot work.
-    #[error(
-        "need 0 < heartbeat_ticks < election_ticks_min <= election_ticks_max, \
-         got heartbeat {heartbeat}, election {min}..={max}"
-    )]
-    Ticks {
-        /// `heartbeat_ticks`.
-        heartbeat: u64,
-        /// `election_ticks_min`.
-        min: u64,
-        /// `election_ticks_max`.
-        max: u64,
-    },
+    #[error(transparent)]
+    Ticks(#[from] synod_core::timing::TickError),
     /// A limit that must be positive is zero.
     #[error("{0} must be at least 1")]
     Zero(&'static str),
@@ -165,7 +150,7 @@ mod tests {
         let base = ZabConfig::new(NodeId(1), vec![NodeId(1), NodeId(2)]);
         let mut c = base.clone();
         c.heartbeat_ticks = 15;
-        assert!(matches!(c.validate(), Err(ConfigError::Ticks { .. })));
+        assert!(matches!(c.validate(), Err(ConfigError::Ticks(_))));
         let mut c = base.clone();
         c.observers = vec![NodeId(2)];
         assert_eq!(c.validate(), Err(ConfigError::VoterAndObserver(NodeId(2))));

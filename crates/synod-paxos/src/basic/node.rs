@@ -125,8 +125,7 @@ impl SynodConfig {
             return Err(ConfigError::Zero("attempt_ticks"));
         }
         if self.backoff_ticks_max < self.backoff_ticks_min {
-            return Err(ConfigError::Ticks {
-                heartbeat: 0,
+            return Err(ConfigError::Backoff {
                 min: self.backoff_ticks_min,
                 max: self.backoff_ticks_max,
             });
