@@ -69,8 +69,10 @@
 //!   saw an earlier one wins over it.
 //! - **Membership is a join semilattice**: per member, the greatest
 //!   `(incarnation, Alive < Suspect < Dead)` heard wins, so it converges too.
-//! - **Never panic on a peer's message**: malformed updates, unknown
-//!   members, stale or forged acks are ignored.
+//! - **Never panic on a peer's message**: malformed updates, updates in
+//!   this member's own name (it holds every one it issued), unknown
+//!   members, stale or forged acks are ignored; incarnations saturate at
+//!   `u64::MAX`.
 //! - **Determinism**: `BTreeMap`s and sorted iteration, the [`SeededRng`]
 //!   handed in, no clocks.
 //!

@@ -77,7 +77,11 @@ impl GossipNode {
         mut rng: SeededRng,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        let incarnation = recovered.hard_state.map_or(0, |h| h.incarnation + 1);
+        // Saturating: a peer's news of our suspicion at `u64::MAX` makes us
+        // refute at `u64::MAX` (see `Members::apply`), and that is persisted.
+        let incarnation = recovered
+            .hard_state
+            .map_or(0, |h| h.incarnation.saturating_add(1));
         let snapshot_position = recovered.snapshot.as_ref().map_or(0, |s| s.position);
         let mut store = UpdateStore::default();
         let (mut clock, mut applied) = (0, snapshot_position);
@@ -232,9 +236,17 @@ impl GossipNode {
 
     /// Applies `update` if it is new here: persist it, emit it, and (when
     /// `spread`) start rumouring it. Invalid and duplicate updates are
-    /// ignored.
+    /// ignored, and so is any update claiming this member as its origin:
+    /// every update this member issued is durable before it is answered or
+    /// spread and comes back on restart, so a peer can only hold one of
+    /// ours that we hold too — any other was never issued by us (forged, or
+    /// from another run), and taking it would let it occupy the sequence
+    /// number our next write is about to use.
     pub(crate) fn learn(&mut self, update: Update, spread: bool, out: &mut Output<Self>) {
-        if !update.is_valid() || self.store.contains(update.origin, update.seq) {
+        if !update.is_valid()
+            || update.origin == self.config.id
+            || self.store.contains(update.origin, update.seq)
+        {
             return;
         }
         let Ok(command) = codec::encode(&update.stamped) else {

@@ -18,6 +18,7 @@
 //! (a duplicate, an older snapshot, a second chain) is dropped without an
 //! answer, so parallel chains die out instead of thrashing the transfer.
 
+use crate::log::MAX_SNAPSHOT_SLOT;
 use crate::message::{PaxosMessage, PaxosRecord, Value};
 use crate::node::{PaxosNode, Role};
 use synod_core::{NodeId, Output, Snapshot, SnapshotAction};
@@ -37,7 +38,12 @@ impl PaxosNode {
             peer,
             PaxosMessage::CatchUp {
                 from_slot: self.log.chosen_through() + 1,
-                snapshot_offset: self.incoming.as_ref().map(|(p, d)| (*p, d.len() as u64)),
+                // Resume only with the sender of the bytes so far.
+                snapshot_offset: self
+                    .incoming
+                    .as_ref()
+                    .filter(|(sender, _, _)| *sender == peer)
+                    .map(|(_, p, d)| (*p, d.len() as u64)),
             },
         );
     }
@@ -140,14 +146,18 @@ impl PaxosNode {
         done: bool,
         out: &mut Output<Self>,
     ) {
-        if self.role == Role::Leader || position <= self.log.chosen_through() {
-            return;
+        if self.role == Role::Leader
+            || position <= self.log.chosen_through()
+            || position > MAX_SNAPSHOT_SLOT
+        {
+            return; // not for us, stale, or out of range
         }
         let mut incoming = match self.incoming.take() {
-            Some((p, buf)) if p == position => buf,
-            Some((p, buf)) if p > position => {
-                // We are assembling a newer snapshot: let this chain die.
-                self.incoming = Some((p, buf));
+            Some((sender, p, buf)) if p == position && sender == from => buf,
+            Some((sender, p, buf)) if p > position || (p == position && offset != 0) => {
+                // We are assembling a newer snapshot, or this one from
+                // another sender: let this chain die.
+                self.incoming = Some((sender, p, buf));
                 return;
             }
             _ => Vec::new(),
@@ -155,13 +165,13 @@ impl PaxosNode {
         if offset != incoming.len() as u64 {
             // A duplicate, a gap, or a second chain of requests: only the
             // chain that makes progress is answered.
-            self.incoming = Some((position, incoming));
+            self.incoming = Some((from, position, incoming));
             return;
         }
         self.catchup_idle = 0;
         incoming.extend_from_slice(&data);
         if !done {
-            self.incoming = Some((position, incoming));
+            self.incoming = Some((from, position, incoming));
             self.request_catch_up(from, out);
             return;
         }

@@ -34,14 +34,34 @@ impl PaxosNode {
     /// Starts phase 1 with a ballot above every one seen.
     pub(crate) fn start_phase1(&mut self, out: &mut Output<Self>) {
         self.step_down(None, out);
-        let round = self.max_round_seen.max(self.promised.round) + 1;
+        let Some(round) = self.max_round_seen.max(self.promised.round).checked_add(1) else {
+            // A peer sent round u64::MAX: no ballot of ours can go above it.
+            // Stay a follower (and keep our promise) rather than wrap.
+            return;
+        };
+        let known = self.log.chosen_through();
+        let first_slot = known + 1;
+        let own = self.log.reports_from(first_slot);
+        if own
+            .iter()
+            .any(|r| r.slot > known.saturating_add(MAX_PROMISE_SPAN_SLOTS))
+        {
+            // Our own promise is held to the rule of a peer's: we accepted
+            // slots so far above what we know chosen that leading would fill
+            // an absurd gap. Catch up first.
+            let peers = self.peers();
+            if !peers.is_empty() {
+                let peer = peers[self.rng.index(peers.len())];
+                self.request_catch_up(peer, out);
+            }
+            return;
+        }
         let ballot = Ballot::new(round, self.cfg.id);
         self.max_round_seen = round;
         self.promised = ballot;
         self.role = Role::Candidate;
-        let first_slot = self.log.chosen_through() + 1;
         let mut promises = BTreeMap::new();
-        promises.insert(self.cfg.id, self.log.reports_from(first_slot));
+        promises.insert(self.cfg.id, own);
         self.candidacy = Some(Candidacy {
             ballot,
             first_slot,

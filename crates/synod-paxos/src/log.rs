@@ -12,6 +12,11 @@ use crate::ballot::Ballot;
 use crate::message::{PaxosRecord, SlotReport, Value};
 use std::collections::BTreeMap;
 
+/// The highest snapshot position taken from a peer. No real log gets near
+/// it; keeping the commit point below it leaves room for every `slot + n`
+/// the core computes (next slot, gap filling, batch ends) without overflow.
+pub(crate) const MAX_SNAPSHOT_SLOT: u64 = u64::MAX / 2;
+
 /// One slot (Paxos instance).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Instance {

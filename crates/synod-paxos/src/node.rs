@@ -84,8 +84,10 @@ pub struct PaxosNode {
     pub(crate) heartbeat_elapsed: u64,
     pub(crate) candidacy: Option<Candidacy>,
     pub(crate) lead: Option<LeaderState>,
-    /// A snapshot being received: `(position, bytes so far)`.
-    pub(crate) incoming: Option<(u64, Vec<u8>)>,
+    /// A snapshot being received: `(sender, position, bytes so far)`. It is
+    /// assembled from one sender's chunks only, so bytes of two snapshots
+    /// are never spliced together.
+    pub(crate) incoming: Option<(NodeId, u64, Vec<u8>)>,
     /// Ticks since catch-up traffic was last seen (limits requests).
     pub(crate) catchup_idle: u64,
     /// Records emitted since this core was built.

@@ -15,6 +15,7 @@
 //!   `election_ticks_min` ticks ignores (pre-)votes of higher terms (the
 //!   lease, checked in `step`), unless the election follows a TimeoutNow.
 
+use crate::log::MAX_INDEX;
 use crate::message::{Entry, EntryPayload, RaftMessage};
 use crate::node::{LeaderState, RaftNode, Role};
 use crate::progress::Progress;
@@ -33,6 +34,13 @@ impl RaftNode {
     /// TimeoutNow.
     pub(crate) fn campaign(&mut self, pre_vote: bool, transfer: bool, out: &mut Output<Self>) {
         debug_assert!(self.role != Role::Leader, "a leader does not campaign");
+        if self.term == u64::MAX || self.log.last_index() >= MAX_INDEX {
+            // A peer's message raised our term to the last one, or gave us a
+            // log that ends at the last index (Raft never gets there by
+            // itself): no later term to campaign in, or no room for the
+            // term's no-op.
+            return;
+        }
         self.election_elapsed = 0;
         self.reset_election_timeout();
         self.votes.clear();
@@ -113,7 +121,7 @@ impl RaftNode {
         out: &mut Output<Self>,
     ) {
         let current = match (self.role, pre_vote) {
-            (Role::PreCandidate, true) => !granted || term == self.term + 1,
+            (Role::PreCandidate, true) => !granted || Some(term) == self.term.checked_add(1),
             (Role::Candidate, false) => term == self.term,
             _ => false,
         };

@@ -79,6 +79,13 @@
 //!   the latest configuration count, in elections and commitment.
 //! - **Determinism**: only `BTreeMap`/sorted iteration and the `SeededRng`
 //!   handed in; no clocks.
+//! - **A peer's message never panics the core** (whatever its numbers; no
+//!   Byzantine safety is claimed): indexes and terms from the wire are used
+//!   with checked arithmetic or clamped to the log; no log holds index
+//!   `u64::MAX` (entries and snapshots past `u64::MAX - 1` are dropped, and a
+//!   log that ends there takes no writes and runs no election); a replica
+//!   pushed to term `u64::MAX` never campaigns again; a snapshot is assembled
+//!   from one sender's chunks. `tests/it/robustness.rs` checks it.
 //!
 //! ## The log on disk
 //!

@@ -6,6 +6,13 @@ use crate::membership::Membership;
 use crate::message::{Entry, EntryPayload, RaftRecord, SnapshotMeta};
 use std::collections::{BTreeMap, VecDeque};
 
+/// The highest index a log may hold: one below `u64::MAX`, so that the
+/// index after any entry (`last_index() + 1`, a next index, a `Truncate`
+/// record's position) never overflows. Entries and snapshots a peer sends
+/// past it are dropped, and a leader whose log reaches it takes no more
+/// writes.
+pub(crate) const MAX_INDEX: u64 = u64::MAX - 1;
+
 /// The log after the last snapshot. `entries[k].index == snapshot_index + 1 + k`.
 #[derive(Clone, Debug)]
 pub(crate) struct RaftLog {

@@ -20,6 +20,7 @@
 //! own removal and then lost leadership would otherwise leave the remaining
 //! voters unable to elect anyone.
 
+use crate::log::MAX_INDEX;
 use crate::message::{Entry, EntryPayload};
 use crate::node::{RaftNode, Role};
 use crate::progress::Progress;
@@ -175,6 +176,10 @@ impl RaftNode {
         }
         if self.log.last_config_index() > self.commit {
             out.reply(id, unavailable("a membership change is still in progress"));
+            return;
+        }
+        if self.log.last_index() >= MAX_INDEX {
+            out.reply(id, unavailable("the log has reached its last index"));
             return;
         }
         match self.log.membership().change(&request) {

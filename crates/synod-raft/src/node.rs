@@ -5,7 +5,7 @@
 
 use crate::config::RaftConfig;
 use crate::error::RaftError;
-use crate::log::RaftLog;
+use crate::log::{RaftLog, MAX_INDEX};
 use crate::membership::Membership;
 use crate::message::{Entry, EntryPayload, RaftHardState, RaftMessage, RaftRecord, SnapshotMeta};
 use crate::progress::Progress;
@@ -57,6 +57,12 @@ pub(crate) struct HeldSnapshot {
 /// A snapshot being received chunk by chunk.
 #[derive(Clone, Debug)]
 pub(crate) struct IncomingSnapshot {
+    /// The sender of the chunks so far: chunks from another sender start
+    /// over, even for the same metadata (two snapshots of equal metadata
+    /// hold equal bytes only among honest replicas of one cluster; splicing
+    /// a confused peer's chunk into a transfer would install bytes no state
+    /// machine wrote).
+    pub(crate) from: NodeId,
     pub(crate) meta: SnapshotMeta,
     pub(crate) data: Vec<u8>,
 }
@@ -595,6 +601,15 @@ impl RaftNode {
                 id,
                 Err(ClientError::Unavailable {
                     reason: "leadership transfer in progress".into(),
+                }),
+            );
+            return;
+        }
+        if self.log.last_index() >= MAX_INDEX {
+            out.reply(
+                id,
+                Err(ClientError::Unavailable {
+                    reason: "the log has reached its last index".into(),
                 }),
             );
             return;

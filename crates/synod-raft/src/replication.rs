@@ -20,6 +20,7 @@
 //! (`snapshot.rs`). The leader's own copy counts toward a quorum only once
 //! `on_persisted` reported it durable.
 
+use crate::log::MAX_INDEX;
 use crate::message::{Entry, RaftMessage, RaftRecord};
 use crate::node::{RaftNode, Role};
 use crate::progress::ReplState;
@@ -232,10 +233,13 @@ impl RaftNode {
             // Two leaders in one term cannot happen; never obey one.
             return;
         }
-        let contiguous = entries
-            .iter()
-            .zip(prev_log_index + 1..)
-            .all(|(e, i)| e.index == i);
+        // Entries at `prev_log_index + 1, + 2, ...`, none past the last
+        // index a log may hold (checked: a peer's indexes may be anything).
+        let contiguous = entries.iter().zip(1u64..).all(|(e, k)| {
+            prev_log_index
+                .checked_add(k)
+                .is_some_and(|i| e.index == i && i <= MAX_INDEX)
+        });
         if !contiguous {
             // Not something a leader sends: drop it rather than corrupt the log.
             return;
@@ -361,14 +365,15 @@ impl RaftNode {
         } else {
             let stale = index < pr.match_index
                 || matches!(pr.state, ReplState::Snapshot { .. })
-                || (pr.state == ReplState::Probe && index + 1 != pr.next_index);
+                || (pr.state == ReplState::Probe && index.checked_add(1) != Some(pr.next_index));
             if !stale {
                 // Fast back-off: skip every entry that cannot match.
                 let probe = match conflict_term {
                     Some(t) => self.log.find_conflict_by_term(conflict_index, t).0,
                     None => conflict_index,
                 };
-                let next = (probe + 1).min(index.max(1));
+                // Never past our own log's end, whatever the hint says.
+                let next = probe.saturating_add(1).min(index.max(1)).min(last + 1);
                 if let Some(pr) = self.lead.as_mut().and_then(|l| l.progress.get_mut(&from)) {
                     pr.become_probe(next);
                 }

@@ -18,6 +18,7 @@
 //! persists a snapshot *before* the records of the same output, so a crash
 //! between the two must not leave the stale suffix behind a newer snapshot.
 
+use crate::log::MAX_INDEX;
 use crate::message::{RaftMessage, RaftRecord, SnapshotMeta};
 use crate::node::{HeldSnapshot, IncomingSnapshot, RaftNode, Role};
 use crate::progress::ReplState;
@@ -131,7 +132,9 @@ impl RaftNode {
         read_seq: u64,
         out: &mut Output<Self>,
     ) {
-        if self.role == Role::Leader {
+        if self.role == Role::Leader || meta.last_included_index > MAX_INDEX {
+            // A leader never obeys another of its term; and no log may end
+            // at the last index (nothing could follow it).
             return;
         }
         if self.role != Role::Follower {
@@ -167,8 +170,9 @@ impl RaftNode {
             return;
         }
         let mut incoming = match self.incoming.take() {
-            Some(inc) if inc.meta == meta => inc,
+            Some(inc) if inc.meta == meta && inc.from == from => inc,
             _ => IncomingSnapshot {
+                from,
                 meta,
                 data: Vec::new(),
             },
@@ -210,7 +214,7 @@ impl RaftNode {
     /// Replaces the state machine and the log prefix with an assembled
     /// snapshot.
     fn install_snapshot(&mut self, incoming: IncomingSnapshot, out: &mut Output<Self>) {
-        let IncomingSnapshot { meta, data } = incoming;
+        let IncomingSnapshot { meta, data, .. } = incoming;
         let index = meta.last_included_index;
         if self.log.term(index) == Some(meta.last_included_term) {
             // Our log agrees at the snapshot's index: keep what follows.
@@ -247,6 +251,7 @@ impl RaftNode {
         if self.role != Role::Leader {
             return;
         }
+        let last = self.log.last_index();
         let Some(pr) = self.lead.as_mut().and_then(|l| l.progress.get_mut(&from)) else {
             return;
         };
@@ -272,7 +277,10 @@ impl RaftNode {
                 }
             }
             _ => {
-                if done && index > pr.match_index {
+                // A follower holds no snapshot past our log's end (it covers
+                // committed entries, which this leader has): a larger index is
+                // not an answer to anything we sent.
+                if done && index > pr.match_index && index <= last {
                     pr.match_index = index;
                     pr.next_index = pr.next_index.max(index + 1);
                 }

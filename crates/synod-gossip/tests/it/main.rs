@@ -10,4 +10,5 @@ mod convergence;
 mod failure_detection;
 mod membership;
 mod randomized;
+mod robustness;
 mod rules;

@@ -203,10 +203,13 @@ impl SynodNode {
     }
 
     fn start_attempt(&mut self, out: &mut Output<Self>) {
-        self.attempts += 1;
         self.attempt_elapsed = 0;
         self.backoff_left = None;
-        let ballot = self.proposer.start();
+        let Some(ballot) = self.proposer.try_start() else {
+            // A peer sent round u64::MAX: no number of ours can beat it.
+            return;
+        };
+        self.attempts += 1;
         for p in self.peers().collect::<Vec<_>>() {
             out.send(p, SynodMessage::Prepare { ballot });
         }

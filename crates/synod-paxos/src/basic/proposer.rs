@@ -67,13 +67,27 @@ impl Proposer {
     }
 
     /// Starts phase 1 with a number above every one seen; returns it.
+    ///
+    /// # Panics
+    ///
+    /// When no round is left above those seen (a peer sent round
+    /// `u64::MAX`); [`Proposer::try_start`] returns `None` instead.
     pub fn start(&mut self) -> Ballot {
-        self.max_round_seen += 1;
+        match self.try_start() {
+            Some(ballot) => ballot,
+            None => panic!("no proposal round left above {}", self.max_round_seen),
+        }
+    }
+
+    /// Like [`Proposer::start`], but `None` (and no attempt) when every
+    /// round was used up: a number is never reused or wrapped.
+    pub fn try_start(&mut self) -> Option<Ballot> {
+        self.max_round_seen = self.max_round_seen.checked_add(1)?;
         self.ballot = Ballot::new(self.max_round_seen, self.id);
         self.phase = Phase::Preparing {
             promises: BTreeMap::new(),
         };
-        self.ballot
+        Some(self.ballot)
     }
 
     /// A promise for `n`. Returns the value to propose once a majority has
@@ -152,6 +166,15 @@ mod tests {
         assert!(p.on_reject(first, Ballot::new(7, NodeId(2))));
         let second = p.start();
         assert!(second > Ballot::new(7, NodeId(2)));
+    }
+
+    #[test]
+    fn try_start_refuses_when_no_round_is_left_above_those_seen() {
+        let mut p = Proposer::new(NodeId(1), 2);
+        p.observe(Ballot::new(u64::MAX, NodeId(2)));
+        assert_eq!(p.try_start(), None);
+        assert!(!p.is_active());
+        assert_eq!(p.ballot(), Ballot::ZERO, "no number reused or wrapped");
     }
 
     #[test]

@@ -8,3 +8,4 @@ mod phase2;
 mod randomized;
 mod reads;
 mod recovery;
+mod robustness;

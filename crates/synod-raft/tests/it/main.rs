@@ -10,5 +10,6 @@ mod persistence;
 mod randomized;
 mod read_index;
 mod replication;
+mod robustness;
 mod safety;
 mod snapshot;
