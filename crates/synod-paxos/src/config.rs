@@ -22,7 +22,7 @@ pub struct PaxosConfig {
     /// At most this many slots in one `Accept`, `Decisions` or `Promise`
     /// retransmission (default 256).
     pub max_batch_slots: usize,
-    /// At most about this many value bytes in one `Accept` retransmission or
+    /// At most about this many value bytes in one `Accept` or
     /// `Decisions` message (default 1 MiB); one value always fits, however
     /// large.
     pub max_batch_bytes: usize,

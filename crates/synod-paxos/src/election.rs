@@ -20,7 +20,7 @@
 
 use crate::ballot::Ballot;
 use crate::message::{PaxosMessage, SlotReport, Value};
-use crate::node::{Candidacy, LeaderState, PaxosNode, Role};
+use crate::node::{Candidacy, LeaderState, PaxosNode, Pipe, Role};
 use crate::read::ReadState;
 use std::collections::{BTreeMap, BTreeSet};
 use synod_core::{NodeId, Output};
@@ -215,9 +215,21 @@ impl PaxosNode {
         self.role = Role::Leader;
         self.leader = Some(self.cfg.id);
         self.heartbeat_elapsed = 0;
+        let pipes = self
+            .peers()
+            .into_iter()
+            .map(|p| {
+                let pipe = Pipe {
+                    next: start,
+                    busy: false,
+                };
+                (p, pipe)
+            })
+            .collect();
         self.lead = Some(LeaderState {
             ballot: cand.ballot,
             in_flight: BTreeMap::new(),
+            pipes,
             replies: BTreeMap::new(),
             next_slot: start,
             start_slot: last + 1,

@@ -45,11 +45,23 @@ pub(crate) struct InFlight {
     pub(crate) acks: BTreeSet<NodeId>,
 }
 
+/// What a leader sent one follower (see "Batching" in `replication.rs`).
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    /// The first slot not yet sent to this follower in an `Accept`.
+    pub(crate) next: u64,
+    /// An `Accept` with new slots left and no `AcceptAck` came back since:
+    /// new slots wait to travel together.
+    pub(crate) busy: bool,
+}
+
 /// State only a leader has.
 #[derive(Debug)]
 pub(crate) struct LeaderState {
     pub(crate) ballot: Ballot,
     pub(crate) in_flight: BTreeMap<u64, InFlight>,
+    /// Per follower, what was sent to it.
+    pub(crate) pipes: BTreeMap<NodeId, Pipe>,
     /// Client writes by slot, answered when the slot is applied.
     pub(crate) replies: BTreeMap<u64, RequestId>,
     /// The next free slot.

@@ -42,7 +42,7 @@ impl PaxosNode {
                 ballot,
                 first_slot,
                 count,
-            } => self.handle_accept_ack(from, ballot, first_slot, count),
+            } => self.handle_accept_ack(from, ballot, first_slot, count, out),
             PaxosMessage::Commit {
                 ballot,
                 commit,
@@ -122,6 +122,7 @@ impl Protocol for PaxosNode {
             }
         }
         self.check_chosen(touched);
+        self.flush_accepts(out);
         self.finish(out);
     }
 

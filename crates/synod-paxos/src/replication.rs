@@ -7,8 +7,18 @@
 //!                  a majority (itself counted after on_persisted): slot chosen;
 //!                  chosen slots apply in slot order; the proposer's reply rides Committed
 //!  every heartbeat: Commit{b, commit, read_seq} ──▶ followers; ◀── CommitAck{b, read_seq}
-//!                   unacknowledged Accepts are sent again
+//!                   unacknowledged Accepts are sent again, waiting slots sent
 //! ```
+//!
+//! **Batching.** A new slot is accepted by the leader and persisted at once,
+//! and its `Accept` goes at once to every follower that is idle (no `Accept`
+//! with new slots unacknowledged). A busy follower's slots wait and travel
+//! together, in `Accept`s of at most `max_batch_slots` slots and about
+//! `max_batch_bytes` bytes, when that follower acknowledges, when the leader's
+//! own records are persisted (`on_persisted`) or at the next heartbeat. Their
+//! values come from the leader's log, so a slot chosen meanwhile still
+//! reaches a slow follower. Batching changes only when an `Accept` leaves,
+//! never what it says.
 //!
 //! A follower learns a slot chosen when the leader of ballot `b` says its
 //! commit point covers the slot and the follower accepted that slot under
@@ -62,7 +72,6 @@ impl PaxosNode {
         let ballot = lead.ballot;
         let first = lead.next_slot;
         lead.next_slot += values.len() as u64;
-        let mut batch = Vec::with_capacity(values.len());
         for (i, (value, reply)) in values.into_iter().enumerate() {
             let slot = first + i as u64;
             if let Some(lead) = self.lead.as_mut() {
@@ -87,22 +96,94 @@ impl PaxosNode {
                 true,
                 out,
             );
-            batch.push(value);
         }
+        self.send_to_idle_peers(out);
+    }
+
+    /// Sends their waiting slots to the followers with no `Accept` in flight.
+    fn send_to_idle_peers(&mut self, out: &mut Output<Self>) {
+        for peer in self.peers() {
+            let idle = self
+                .lead
+                .as_ref()
+                .and_then(|l| l.pipes.get(&peer))
+                .is_some_and(|p| !p.busy);
+            if idle {
+                self.send_waiting(peer, out);
+            }
+        }
+    }
+
+    /// Sends every follower its waiting slots (after `on_persisted`, at a
+    /// heartbeat).
+    pub(crate) fn flush_accepts(&mut self, out: &mut Output<Self>) {
+        for peer in self.peers() {
+            self.send_waiting(peer, out);
+        }
+    }
+
+    /// Sends `peer` the slots proposed since its last `Accept`, in runs of
+    /// consecutive slots bounded by `max_batch_slots` and `max_batch_bytes`
+    /// (one value always fits). Eager: the follower's acceptance relies on
+    /// nothing the leader persists; the leader counts its own copy only
+    /// after `on_persisted`.
+    fn send_waiting(&mut self, peer: NodeId, out: &mut Output<Self>) {
         let commit = self.log.chosen_through();
-        for (k, chunk) in batch.chunks(self.cfg.max_batch_slots).enumerate() {
-            let first_slot = first + (k * self.cfg.max_batch_slots) as u64;
-            for peer in self.peers() {
+        let (max, max_bytes) = (self.cfg.max_batch_slots, self.cfg.max_batch_bytes);
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        let ballot = lead.ballot;
+        let Some(pipe) = lead.pipes.get_mut(&peer) else {
+            return;
+        };
+        let from = pipe.next.max(self.log.compacted_through() + 1);
+        pipe.next = pipe.next.max(lead.next_slot);
+        let mut run: Vec<Value> = Vec::new();
+        let (mut run_start, mut bytes) = (from, 0);
+        for slot in from..lead.next_slot {
+            // Every slot this leader proposed holds its value under its
+            // ballot unless compacted (then chosen, and learned by catch-up).
+            let value = self
+                .log
+                .get(slot)
+                .and_then(|i| i.accepted.as_ref())
+                .filter(|(b, _)| *b == ballot)
+                .map(|(_, v)| v);
+            let size = value.map_or(0, Value::size_bytes);
+            let broken = !run.is_empty() && slot != run_start + run.len() as u64;
+            if !run.is_empty() && (broken || run.len() >= max || bytes + size > max_bytes) {
+                let values = std::mem::take(&mut run);
                 out.send_eager(
                     peer,
                     PaxosMessage::Accept {
                         ballot,
-                        first_slot,
-                        values: chunk.to_vec(),
+                        first_slot: run_start,
+                        values,
                         commit,
                     },
                 );
+                pipe.busy = true;
             }
+            if let Some(v) = value {
+                if run.is_empty() {
+                    (run_start, bytes) = (slot, 0);
+                }
+                run.push(v.clone());
+                bytes += size;
+            }
+        }
+        if !run.is_empty() {
+            out.send_eager(
+                peer,
+                PaxosMessage::Accept {
+                    ballot,
+                    first_slot: run_start,
+                    values: run,
+                    commit,
+                },
+            );
+            pipe.busy = true;
         }
     }
 
@@ -187,11 +268,15 @@ impl PaxosNode {
         ballot: Ballot,
         first_slot: u64,
         count: u64,
+        out: &mut Output<Self>,
     ) {
         let Some(lead) = self.lead.as_mut().filter(|l| l.ballot == ballot) else {
             return;
         };
         lead.heard.insert(from);
+        if let Some(pipe) = lead.pipes.get_mut(&from) {
+            pipe.busy = false;
+        }
         let end = first_slot.saturating_add(count);
         let mut touched = Vec::new();
         for (&slot, f) in lead.in_flight.range_mut(first_slot..end) {
@@ -199,6 +284,7 @@ impl PaxosNode {
             touched.push(slot);
         }
         self.check_chosen(touched);
+        self.send_waiting(from, out);
     }
 
     /// Marks chosen the slots among `slots` that a majority accepted.
@@ -244,6 +330,7 @@ impl PaxosNode {
             self.heartbeat_elapsed = 0;
             self.broadcast_heartbeat(out);
             self.retransmit(out);
+            self.flush_accepts(out);
         }
     }
 
@@ -262,7 +349,8 @@ impl PaxosNode {
         }
     }
 
-    /// Sends again, per peer, the proposals it has not acknowledged.
+    /// Sends again, per peer, the proposals sent to it that it has not
+    /// acknowledged (waiting ones go with `flush_accepts`).
     fn retransmit(&mut self, out: &mut Output<Self>) {
         let commit = self.log.chosen_through();
         let max = self.cfg.max_batch_slots;
@@ -272,11 +360,12 @@ impl PaxosNode {
             return;
         };
         for peer in peers {
+            let sent_before = lead.pipes.get(&peer).map_or(0, |p| p.next);
             let mut run: Vec<Value> = Vec::new();
             let mut run_start = 0;
             let mut sent = 0;
             let mut bytes = 0;
-            for (&slot, f) in lead.in_flight.iter() {
+            for (&slot, f) in lead.in_flight.range(..sent_before) {
                 if f.acks.contains(&peer) {
                     continue;
                 }

@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use synod_core::harness::ClientOutcome;
+use synod_core::testing::drive::tick;
 use synod_core::{ClientError, Output, Proposal, Protocol, RequestId};
 use synod_paxos::{Ballot, PaxosMessage, PaxosNode, Role, Value};
 
@@ -57,6 +58,113 @@ fn leader_counts_its_own_accept_only_after_it_is_persisted() {
     assert_eq!(out.committed[1].command, Some(b"x".to_vec()));
     assert_eq!(out.committed[1].reply_to, Some(RequestId(7)));
     assert_eq!(c.chosen_through(), 2);
+}
+
+fn write_to(c: &mut PaxosNode, id: u64, command: &[u8]) -> Output<PaxosNode> {
+    let mut out = Output::new();
+    c.propose(
+        Proposal::Write {
+            id: RequestId(id),
+            command: command.to_vec(),
+        },
+        &mut out,
+    );
+    out
+}
+
+/// The `(first_slot, values)` of every `Accept` in `out` to `to`.
+fn accepts_to(out: &Output<PaxosNode>, to: u64) -> Vec<(u64, Vec<Value>)> {
+    sent_to(out, to)
+        .into_iter()
+        .filter_map(|m| match m {
+            PaxosMessage::Accept {
+                first_slot, values, ..
+            } => Some((first_slot, values)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_idle_follower_gets_a_write_at_once() {
+    let (mut c, _, ballot) = lone_leader();
+    // Follower 2 acknowledges the no-op (idle); follower 3 does not (busy).
+    step(
+        &mut c,
+        2,
+        PaxosMessage::AcceptAck {
+            ballot,
+            first_slot: 1,
+            count: 1,
+        },
+    );
+    let out = write_to(&mut c, 7, b"x");
+    assert!(
+        out.must_sync,
+        "the leader's own acceptance is persisted at once"
+    );
+    assert_eq!(
+        accepts_to(&out, 2),
+        vec![(2, vec![Value::Command(b"x".to_vec())])]
+    );
+    assert!(
+        out.messages.is_empty(),
+        "the Accept relies on nothing being durable"
+    );
+    assert!(
+        accepts_to(&out, 3).is_empty(),
+        "follower 3 is busy: it waits"
+    );
+}
+
+#[test]
+fn writes_to_a_busy_follower_travel_together_in_one_accept() {
+    let (mut c, mut emitted, ballot) = lone_leader();
+    // Both followers have the no-op (slot 1) unacknowledged: 20 writes wait.
+    let cmd = |i: u64| Value::Command(format!("w{i}").into_bytes());
+    for i in 0..20 {
+        let out = write_to(&mut c, 10 + i, format!("w{i}").as_bytes());
+        assert!(out.must_sync);
+        emitted += out.records.len() as u64;
+        assert!(accepts_to(&out, 2).is_empty() && accepts_to(&out, 3).is_empty());
+    }
+    // Follower 2 acknowledges: everything waiting goes, max_batch_slots (16)
+    // per Accept.
+    let out = step(
+        &mut c,
+        2,
+        PaxosMessage::AcceptAck {
+            ballot,
+            first_slot: 1,
+            count: 1,
+        },
+    );
+    assert_eq!(
+        accepts_to(&out, 2),
+        vec![
+            (2, (0..16).map(cmd).collect()),
+            (18, (16..20).map(cmd).collect())
+        ]
+    );
+    assert!(accepts_to(&out, 3).is_empty());
+    // The leader's records are durable: the busy follower 3 gets them too.
+    let mut out = Output::new();
+    c.on_persisted(emitted, &mut out);
+    assert_eq!(accepts_to(&out, 3).len(), 2);
+    assert_eq!(accepts_to(&out, 3)[0].0, 2);
+    assert!(accepts_to(&out, 2).is_empty(), "nothing new for follower 2");
+    // Both busy again: a write waits for the next heartbeat.
+    let out = write_to(&mut c, 99, b"late");
+    assert!(accepts_to(&out, 2).is_empty() && accepts_to(&out, 3).is_empty());
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let out = tick(&mut c);
+        sent.extend(accepts_to(&out, 2));
+    }
+    assert!(
+        sent.contains(&(22, vec![Value::Command(b"late".to_vec())])),
+        "{sent:?}"
+    );
 }
 
 #[test]
