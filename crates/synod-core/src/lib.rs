@@ -28,6 +28,7 @@ pub mod frame;
 pub mod harness;
 pub mod ids;
 pub mod protocol;
+pub mod read_queue;
 pub mod rng;
 pub mod stamp;
 pub mod state_machine;
@@ -42,6 +43,7 @@ pub use protocol::{
     Committed, LogRecord, NodeStatus, Output, Protocol, ProtocolStatus, Recovered, Reply,
     SnapshotAction,
 };
+pub use read_queue::ReadQueue;
 pub use rng::SeededRng;
 pub use stamp::{Stamp, Stamped};
 pub use state_machine::{RestoreError, StateMachine};

@@ -21,9 +21,8 @@
 use crate::ballot::Ballot;
 use crate::message::{PaxosMessage, SlotReport, Value};
 use crate::node::{Candidacy, LeaderState, PaxosNode, Pipe, Role};
-use crate::read::ReadState;
 use std::collections::{BTreeMap, BTreeSet};
-use synod_core::{NodeId, Output};
+use synod_core::{NodeId, Output, ReadQueue};
 
 /// A candidate does not lead from a promise reporting slots this far above
 /// what it knows chosen (it catches up first): the bound on the no-op gap a
@@ -233,7 +232,8 @@ impl PaxosNode {
             replies: BTreeMap::new(),
             next_slot: start,
             start_slot: last + 1,
-            reads: ReadState::default(),
+            reads: ReadQueue::default(),
+            read_acks: BTreeMap::new(),
             heard: BTreeSet::new(),
             quorum_elapsed: 0,
         });

@@ -9,10 +9,9 @@ use crate::ballot::Ballot;
 use crate::config::{ConfigError, PaxosConfig};
 use crate::log::InstanceLog;
 use crate::message::{PaxosHardState, PaxosRecord, SlotReport, Value};
-use crate::read::ReadState;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use synod_core::{
-    ClientError, Committed, NodeId, Output, Recovered, RequestId, SeededRng, Snapshot,
+    ClientError, Committed, NodeId, Output, ReadQueue, Recovered, RequestId, SeededRng, Snapshot,
 };
 
 /// A replica's role.
@@ -69,7 +68,10 @@ pub(crate) struct LeaderState {
     /// This leader's own no-op: once it is chosen, every slot chosen before
     /// the leader was elected is known here (reads wait for it).
     pub(crate) start_slot: u64,
-    pub(crate) reads: ReadState,
+    /// Linearizable reads waiting for a quorum round or their index.
+    pub(crate) reads: ReadQueue,
+    /// The highest read round each peer echoed.
+    pub(crate) read_acks: BTreeMap<NodeId, u64>,
     /// Peers heard from in the current check-quorum window.
     pub(crate) heard: BTreeSet<NodeId>,
     pub(crate) quorum_elapsed: u64,
@@ -283,7 +285,7 @@ impl PaxosNode {
             for (_, id) in lead.replies {
                 out.reply(id, Err(ClientError::LeadershipLost));
             }
-            for id in lead.reads.all_ids() {
+            for id in lead.reads.into_ids() {
                 out.reply(id, Err(ClientError::NotLeader { leader }));
             }
         }

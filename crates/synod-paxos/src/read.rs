@@ -17,45 +17,7 @@
 //! only grow, so no higher ballot had a majority when the read arrived.
 
 use crate::node::PaxosNode;
-use std::collections::{BTreeMap, VecDeque};
-use synod_core::{ClientError, NodeId, Output, RequestId};
-
-/// A read waiting for its quorum round.
-#[derive(Clone, Copy, Debug)]
-struct PendingRead {
-    id: RequestId,
-    index: u64,
-    seq: u64,
-}
-
-/// The leader's read bookkeeping.
-#[derive(Debug, Default)]
-pub(crate) struct ReadState {
-    /// The latest quorum round started.
-    pub(crate) seq: u64,
-    /// The highest round each peer echoed.
-    acks: BTreeMap<NodeId, u64>,
-    /// Reads that arrived before the leader's own no-op was chosen.
-    awaiting: Vec<RequestId>,
-    pending: VecDeque<PendingRead>,
-    /// Confirmed reads waiting for `applied >= index`.
-    ready: VecDeque<(u64, RequestId)>,
-}
-
-impl ReadState {
-    /// Every read not yet answered.
-    pub(crate) fn all_ids(self) -> Vec<RequestId> {
-        let mut ids = self.awaiting;
-        ids.extend(self.pending.iter().map(|p| p.id));
-        ids.extend(self.ready.iter().map(|(_, id)| *id));
-        ids
-    }
-
-    pub(crate) fn record_ack(&mut self, from: NodeId, seq: u64) {
-        let e = self.acks.entry(from).or_insert(0);
-        *e = (*e).max(seq);
-    }
-}
+use synod_core::{ClientError, Output, RequestId};
 
 impl PaxosNode {
     /// `Proposal::Read`.
@@ -71,7 +33,7 @@ impl PaxosNode {
             return;
         };
         if chosen < lead.start_slot {
-            lead.reads.awaiting.push(id);
+            lead.reads.wait(id);
             return;
         }
         self.start_reads(vec![id], out);
@@ -82,11 +44,7 @@ impl PaxosNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        lead.reads.seq += 1;
-        let seq = lead.reads.seq;
-        lead.reads
-            .pending
-            .extend(ids.into_iter().map(|id| PendingRead { id, index, seq }));
+        lead.reads.start(ids, index);
         self.broadcast_heartbeat(out);
         self.confirm_reads(out);
     }
@@ -96,9 +54,7 @@ impl PaxosNode {
     pub(crate) fn release_reads(&mut self, out: &mut Output<Self>) {
         let chosen = self.log.chosen_through();
         let ids = match self.lead.as_mut() {
-            Some(lead) if chosen >= lead.start_slot && !lead.reads.awaiting.is_empty() => {
-                std::mem::take(&mut lead.reads.awaiting)
-            }
+            Some(lead) if chosen >= lead.start_slot => lead.reads.take_awaiting(),
             _ => Vec::new(),
         };
         if !ids.is_empty() {
@@ -117,18 +73,11 @@ impl PaxosNode {
         // The quorum-th highest echo, counting ourselves as echoing all.
         let mut echoes: Vec<u64> = peers
             .iter()
-            .map(|p| lead.reads.acks.get(p).copied().unwrap_or(0))
+            .map(|p| lead.read_acks.get(p).copied().unwrap_or(0))
             .collect();
         echoes.push(u64::MAX);
         echoes.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = echoes[quorum - 1];
-        while let Some(front) = lead.reads.pending.front().copied() {
-            if front.seq > confirmed {
-                break;
-            }
-            lead.reads.pending.pop_front();
-            lead.reads.ready.push_back((front.index, front.id));
-        }
+        lead.reads.confirm(echoes[quorum - 1]);
         self.serve_reads(out);
     }
 
@@ -137,12 +86,6 @@ impl PaxosNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        while let Some(&(index, id)) = lead.reads.ready.front() {
-            if index > applied {
-                break;
-            }
-            lead.reads.ready.pop_front();
-            out.reads.push(id);
-        }
+        lead.reads.serve(applied, &mut out.reads);
     }
 }

@@ -342,7 +342,7 @@ impl PaxosNode {
         let msg = PaxosMessage::Commit {
             ballot: lead.ballot,
             commit: self.log.chosen_through(),
-            read_seq: lead.reads.seq,
+            read_seq: lead.reads.round(),
         };
         for peer in self.peers() {
             out.send_eager(peer, msg.clone());
@@ -443,7 +443,8 @@ impl PaxosNode {
             return;
         };
         lead.heard.insert(from);
-        lead.reads.record_ack(from, read_seq);
+        let echoed = lead.read_acks.entry(from).or_insert(0);
+        *echoed = (*echoed).max(read_seq);
         self.confirm_reads(out);
     }
 }

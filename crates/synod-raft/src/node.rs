@@ -9,12 +9,11 @@ use crate::log::{RaftLog, MAX_INDEX};
 use crate::membership::Membership;
 use crate::message::{Entry, EntryPayload, RaftHardState, RaftMessage, RaftRecord, SnapshotMeta};
 use crate::progress::Progress;
-use crate::read_index::ReadState;
 use crate::transfer::Transfer;
 use std::collections::{BTreeMap, VecDeque};
 use synod_core::{
-    ClientError, Committed, NodeId, Output, Proposal, Protocol, ProtocolStatus, Recovered,
-    RequestId, SeededRng, Snapshot,
+    ClientError, Committed, NodeId, Output, Proposal, Protocol, ProtocolStatus, ReadQueue,
+    Recovered, RequestId, SeededRng, Snapshot,
 };
 
 /// A replica's role.
@@ -39,7 +38,7 @@ pub(crate) struct LeaderState {
     pub(crate) pending_writes: BTreeMap<u64, RequestId>,
     /// The membership change in flight: config entry index and request.
     pub(crate) pending_admin: Option<(u64, RequestId)>,
-    pub(crate) reads: ReadState,
+    pub(crate) reads: ReadQueue,
     pub(crate) transfer: Option<Transfer>,
     /// Index of this term's no-op. Once it is durable, so is everything the
     /// term's leadership rests on (its term and vote were persisted in the
@@ -347,7 +346,7 @@ impl RaftNode {
         if let Some((_, id)) = lead.pending_admin {
             out.reply(id, Err(ClientError::LeadershipLost));
         }
-        for id in lead.reads.all_ids() {
+        for id in lead.reads.into_ids() {
             out.reply(id, Err(ClientError::NotLeader { leader: hint }));
         }
         if let Some(id) = lead.transfer.and_then(|t| t.reply) {

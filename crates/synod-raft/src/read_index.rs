@@ -15,41 +15,7 @@
 //! no other leader could have committed anything the read would miss.
 
 use crate::node::{RaftNode, Role};
-use std::collections::VecDeque;
 use synod_core::{ClientError, Output, RequestId};
-
-/// A read waiting for its heartbeat round.
-#[derive(Clone, Copy, Debug)]
-struct PendingRead {
-    id: RequestId,
-    /// The commit index when the read arrived.
-    index: u64,
-    /// The heartbeat round that confirms it.
-    seq: u64,
-}
-
-/// The leader's ReadIndex bookkeeping.
-#[derive(Debug, Default)]
-pub(crate) struct ReadState {
-    /// The latest heartbeat round started.
-    pub(crate) seq: u64,
-    /// Reads that arrived before the leader committed an entry of its term.
-    awaiting_commit: Vec<RequestId>,
-    /// Reads waiting for a quorum to echo their round, by round.
-    pending: VecDeque<PendingRead>,
-    /// Confirmed reads waiting for `applied >= index`, by index.
-    ready: VecDeque<(u64, RequestId)>,
-}
-
-impl ReadState {
-    /// Every read not yet answered (when leadership is lost).
-    pub(crate) fn all_ids(self) -> Vec<RequestId> {
-        let mut ids = self.awaiting_commit;
-        ids.extend(self.pending.iter().map(|p| p.id));
-        ids.extend(self.ready.iter().map(|(_, id)| *id));
-        ids
-    }
-}
 
 impl RaftNode {
     /// `Proposal::Read`.
@@ -65,7 +31,7 @@ impl RaftNode {
         }
         if !self.committed_in_current_term() {
             if let Some(lead) = self.lead.as_mut() {
-                lead.reads.awaiting_commit.push(id);
+                lead.reads.wait(id);
             }
             return;
         }
@@ -79,11 +45,7 @@ impl RaftNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        lead.reads.seq += 1;
-        let seq = lead.reads.seq;
-        lead.reads
-            .pending
-            .extend(ids.into_iter().map(|id| PendingRead { id, index, seq }));
+        lead.reads.start(ids, index);
         for to in self.peers() {
             self.send_heartbeat(to, out);
         }
@@ -98,12 +60,12 @@ impl RaftNode {
             return;
         }
         let ids = match self.lead.as_mut() {
-            Some(lead) if !lead.reads.awaiting_commit.is_empty() => {
-                std::mem::take(&mut lead.reads.awaiting_commit)
-            }
-            _ => return,
+            Some(lead) => lead.reads.take_awaiting(),
+            None => return,
         };
-        self.start_reads(ids, out);
+        if !ids.is_empty() {
+            self.start_reads(ids, out);
+        }
     }
 
     /// Moves reads whose round a quorum echoed to the ready queue, and
@@ -113,7 +75,7 @@ impl RaftNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        if lead.reads.pending.is_empty() {
+        if !lead.reads.has_pending() {
             return;
         }
         let progress = &lead.progress;
@@ -124,13 +86,7 @@ impl RaftNode {
                 progress.get(&v).map_or(0, |p| p.read_ack)
             }
         });
-        while let Some(front) = lead.reads.pending.front().copied() {
-            if front.seq > confirmed {
-                break;
-            }
-            lead.reads.pending.pop_front();
-            lead.reads.ready.push_back((front.index, front.id));
-        }
+        lead.reads.confirm(confirmed);
         self.serve_reads(out);
     }
 
@@ -140,12 +96,6 @@ impl RaftNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        while let Some(&(index, id)) = lead.reads.ready.front() {
-            if index > applied {
-                break;
-            }
-            lead.reads.ready.pop_front();
-            out.reads.push(id);
-        }
+        lead.reads.serve(applied, &mut out.reads);
     }
 }

@@ -84,7 +84,7 @@ impl RaftNode {
         let Some(lead) = self.lead.as_mut() else {
             return false;
         };
-        let read_seq = lead.reads.seq;
+        let read_seq = lead.reads.round();
         let Some(pr) = lead.progress.get_mut(&to) else {
             return false;
         };
@@ -170,7 +170,7 @@ impl RaftNode {
             prev_log_term,
             entries: Vec::new(),
             leader_commit: commit,
-            read_seq: lead.reads.seq,
+            read_seq: lead.reads.round(),
         };
         self.leader_send(to, msg, out);
     }

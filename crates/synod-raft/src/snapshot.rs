@@ -74,7 +74,7 @@ impl RaftNode {
         let Some(lead) = self.lead.as_mut() else {
             return false;
         };
-        let read_seq = lead.reads.seq;
+        let read_seq = lead.reads.round();
         let Some(pr) = lead.progress.get_mut(&to) else {
             return false;
         };

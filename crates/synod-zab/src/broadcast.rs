@@ -115,9 +115,9 @@ impl ZabNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        lead.read_seq += 1;
-        let read_seq = lead.read_seq;
-        lead.reads.push_back((read_seq, id));
+        // Index 0: nothing to wait for once confirmed, since the leader
+        // has delivered everything it committed.
+        let read_seq = lead.reads.start(vec![id], 0);
         let msg = ZabMessage::Ping {
             epoch: lead.epoch,
             committed,
@@ -151,7 +151,7 @@ impl ZabNode {
         }
         learner.acked = learner.acked.max(zxid.min(our_last));
         if let Some(seq) = read_seq {
-            learner.read_echo = learner.read_echo.max(seq.min(lead.read_seq));
+            learner.read_echo = learner.read_echo.max(seq.min(lead.reads.round()));
         }
         self.try_commit(out);
         self.serve_reads(out);
@@ -243,14 +243,8 @@ impl ZabNode {
             return;
         }
         echoes.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = echoes[quorum - 1];
-        while let Some(&(seq, id)) = lead.reads.front() {
-            if seq > confirmed {
-                break;
-            }
-            lead.reads.pop_front();
-            out.reads.push(id);
-        }
+        lead.reads.confirm(echoes[quorum - 1]);
+        lead.reads.serve(0, &mut out.reads);
     }
 
     /// A learner acknowledged NEWLEADER after we were established: UPTODATE,
@@ -353,7 +347,7 @@ impl ZabNode {
         let ping = ZabMessage::Ping {
             epoch: lead.epoch,
             committed: self.committed,
-            read_seq: lead.read_seq,
+            read_seq: lead.reads.round(),
         };
         let mut stalled = Vec::new();
         for (peer, l) in lead.learners.iter_mut() {

@@ -23,7 +23,7 @@ use crate::message::{HistorySummary, PeerState, ZabMessage};
 use crate::node::ZabNode;
 use crate::zxid::Zxid;
 use std::collections::{BTreeMap, VecDeque};
-use synod_core::{ClientError, NodeId, Output, RequestId};
+use synod_core::{ClientError, NodeId, Output, ReadQueue, RequestId};
 
 /// The leader's phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,8 +82,7 @@ pub(crate) struct LeaderState {
     /// Writes this leader proposed, by zxid.
     pub(crate) pending_writes: BTreeMap<Zxid, RequestId>,
     /// Linearizable reads waiting for a quorum to echo their round.
-    pub(crate) reads: VecDeque<(u64, RequestId)>,
-    pub(crate) read_seq: u64,
+    pub(crate) reads: ReadQueue,
     pub(crate) heartbeat_elapsed: u64,
     /// The leader's own proposals not yet reported durable: the `emitted`
     /// count that covers each, and its zxid.
@@ -102,7 +101,7 @@ impl LeaderState {
         for (_, id) in self.pending_writes {
             out.reply(id, Err(ClientError::LeadershipLost));
         }
-        for (_, id) in self.reads {
+        for id in self.reads.into_ids() {
             out.reply(id, Err(ClientError::LeadershipLost));
         }
     }
@@ -126,8 +125,7 @@ impl ZabNode {
             learners: BTreeMap::new(),
             elected_at: self.now,
             pending_writes: BTreeMap::new(),
-            reads: VecDeque::new(),
-            read_seq: 0,
+            reads: ReadQueue::default(),
             heartbeat_elapsed: 0,
             own_unpersisted: VecDeque::new(),
             own_durable: Zxid::ZERO,
