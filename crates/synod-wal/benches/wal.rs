@@ -79,7 +79,7 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             for (seq, r) in batch.iter().enumerate() {
-                encode_record(&mut buf, seq as u64, r.position, &r.payload);
+                encode_record(&mut buf, 0, seq as u64, r.position, &r.payload);
             }
             buf.len()
         })

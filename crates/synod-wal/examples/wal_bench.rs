@@ -11,8 +11,13 @@
 //!   bytes into a fresh `fallocate`d 64 MiB file (a new file whenever one is
 //!   full, as the WAL does);
 //! - `raw-overwrite`: the same into blocks already written once (no extent
-//!   conversion to commit; what a WAL that recycles segments could reach);
-//! - `FileStorage` with each [`Preallocate`] mode.
+//!   conversion to commit; the limit for a WAL that recycles segments);
+//! - `FileStorage` with each [`Preallocate`] mode, recycling segments (the
+//!   default), and `Fallocate` without recycling.
+//!
+//! Each `FileStorage` compacts everything but the active segment after
+//! every sync: the steady state of a log whose prefix snapshots keep making
+//! obsolete, where segments leave the front as fast as they are added.
 //!
 //! The disk is shared and its speed moves a lot from second to second, so
 //! the variants run in short interleaved slices (`--slice-ms`, default 250)
@@ -73,12 +78,13 @@ fn main() {
             Box::new(Raw::new(tmp.path(), "raw", false, per_sync)),
             Box::new(Raw::new(tmp.path(), "raw-overwrite", true, per_sync)),
         ];
-        for how in [
-            Preallocate::Fallocate,
-            Preallocate::Zeros,
-            Preallocate::None,
+        for (how, recycle) in [
+            (Preallocate::Fallocate, true),
+            (Preallocate::Zeros, true),
+            (Preallocate::None, true),
+            (Preallocate::Fallocate, false),
         ] {
-            variants.push(Box::new(Wal::new(tmp.path(), how, per_sync)));
+            variants.push(Box::new(Wal::new(tmp.path(), how, recycle, per_sync)));
         }
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
         for _ in 0..rounds {
@@ -141,30 +147,44 @@ trait Variant {
 
 struct Wal {
     how: Preallocate,
+    recycle: bool,
     wal: FileStorage,
     batch: Vec<StoredRecord>,
 }
 
 impl Wal {
-    fn new(base: &Path, how: Preallocate, per_sync: u64) -> Wal {
+    fn new(base: &Path, how: Preallocate, recycle: bool, per_sync: u64) -> Wal {
+        let defaults = WalOptions::default();
         let opts = WalOptions {
             preallocate: how,
-            ..WalOptions::default()
+            recycle_segments: if recycle {
+                defaults.recycle_segments
+            } else {
+                0
+            },
+            ..defaults
         };
-        let wal = FileStorage::open(base.join(format!("wal-{how:?}-{per_sync}")), opts).unwrap();
+        let dir = base.join(format!("wal-{how:?}-{recycle}-{per_sync}"));
+        let wal = FileStorage::open(dir, opts).unwrap();
         let batch = (0..per_sync)
             .map(|i| StoredRecord {
                 position: i,
                 payload: vec![(i % 251) as u8; RECORD_BYTES],
             })
             .collect();
-        Wal { how, wal, batch }
+        Wal {
+            how,
+            recycle,
+            wal,
+            batch,
+        }
     }
 }
 
 impl Variant for Wal {
     fn name(&self) -> String {
-        format!("FileStorage {:?}", self.how)
+        let recycling = if self.recycle { "" } else { " no-recycle" };
+        format!("FileStorage {:?}{recycling}", self.how)
     }
 
     fn run(&mut self, slice: Duration) -> f64 {
@@ -173,10 +193,9 @@ impl Variant for Wal {
         while start.elapsed() < slice {
             self.wal.append(&self.batch).unwrap();
             self.wal.sync().unwrap();
+            self.wal.compact(u64::MAX).unwrap();
             n += self.batch.len() as u64;
         }
-        // Keep the directory small: drop closed segments.
-        self.wal.compact(u64::MAX).unwrap();
         n as f64 / start.elapsed().as_secs_f64()
     }
 }

@@ -9,11 +9,12 @@
 //! ```text
 //! offset size field
 //!      0    8 magic         b"SYNODWAL"
-//!      8    4 version       1
+//!      8    4 version       2
 //!     12    4 header CRC    CRC32C of bytes 0..12 and 16..32
 //!     16    8 first seq     sequence number of the segment's first record
-//!     24    8 reserved      zero
-//!     32      records, each 8-byte aligned, then zeros to the end of the file
+//!     24    4 salt          random, new for every life of the file
+//!     28    4 flags         bit 0: recycled (the file held an older segment)
+//!     32      records, each 8-byte aligned
 //! ```
 //!
 //! The sequence number counts every record ever appended to the log (0, 1,
@@ -21,6 +22,13 @@
 //! names sort in log order and the records of segment `k` must end exactly
 //! where segment `k + 1` begins: a missing or shortened closed segment is
 //! detected, not skipped.
+//!
+//! After the last record comes zeros in a new file (pre-allocated) or, in a
+//! *recycled* one, whatever an older segment left there. Each record's
+//! header CRC is seeded with the segment's salt, so those old records fail
+//! their check exactly like random bytes do: nothing a file held in an
+//! earlier life can be read as a record of this one (see
+//! `recycle` in the crate's source).
 //!
 //! # Record
 //!
@@ -30,7 +38,7 @@
 //!      4    4 CRC           CRC32C of length ‖ position ‖ payload
 //!      8    8 position      StoredRecord::position
 //!     16    4 seq           low 32 bits of the record's sequence number
-//!     20    4 header CRC    CRC32C of bytes 0..20
+//!     20    4 header CRC    CRC32C of salt ‖ bytes 0..20
 //!     24    n payload
 //!   24+n  0-7 zero padding to the next multiple of 8
 //! ```
@@ -39,8 +47,7 @@
 //! constant time (20 bytes hashed) without trusting a length field first;
 //! that is what makes scanning the bytes after a damaged record for later
 //! valid records cheap (see [`crate`] docs, *Recovery*). A header of zeros
-//! never passes its check, so the zeros of a pre-allocated segment end the
-//! log.
+//! is never a record, so the zeros of a pre-allocated segment end the log.
 //!
 //! # Metadata files `hardstate` and `snapshot`
 //!
@@ -61,7 +68,7 @@ use crc32c::{crc32c, crc32c_append};
 /// Magic bytes opening every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"SYNODWAL";
 /// The segment format version this crate writes and reads.
-pub const SEGMENT_VERSION: u32 = 1;
+pub const SEGMENT_VERSION: u32 = 2;
 /// Size of the segment header; the first record starts here.
 pub const SEGMENT_HEADER_BYTES: u64 = 32;
 /// Size of a record header.
@@ -98,41 +105,80 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The file name of a spare: a compacted segment, first seq `old_first_seq`,
+/// kept to be reused (see `recycle` in the crate's source).
+pub fn spare_file_name(old_first_seq: u64) -> String {
+    format!("spare-{old_first_seq:020}.wal")
+}
+
+/// Whether `name` is a spare's file name (`spare-` + 20 digits + `.wal`).
+pub fn is_spare_file_name(name: &str) -> bool {
+    name.strip_prefix("spare-")
+        .and_then(|n| n.strip_suffix(".wal"))
+        .is_some_and(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The bytes a record with a payload of `payload_len` bytes occupies on disk,
 /// header and padding included.
 pub fn record_bytes(payload_len: u64) -> u64 {
     (RECORD_HEADER_BYTES + payload_len).next_multiple_of(RECORD_ALIGN_BYTES)
 }
 
-/// The segment header for a segment starting at `first_seq`.
-pub fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_BYTES as usize] {
-    let mut h = [0u8; SEGMENT_HEADER_BYTES as usize];
-    h[0..8].copy_from_slice(&SEGMENT_MAGIC);
-    h[8..12].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
-    h[16..24].copy_from_slice(&first_seq.to_le_bytes());
-    let crc = crc32c_append(crc32c(&h[0..12]), &h[16..32]);
-    h[12..16].copy_from_slice(&crc.to_le_bytes());
-    h
+/// Segment header flag: the file held an older segment before this one.
+pub const FLAG_RECYCLED: u32 = 1;
+
+/// What a segment header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Sequence number of the segment's first record.
+    pub first_seq: u64,
+    /// Seeds every record header CRC of this segment.
+    pub salt: u32,
+    /// The bytes after the last record may be an older segment's, not zeros.
+    pub recycled: bool,
 }
 
-/// Checks a segment header and returns its first sequence number, or why it
-/// is invalid.
-pub fn decode_segment_header(h: &[u8]) -> Result<u64, String> {
-    if h.len() < SEGMENT_HEADER_BYTES as usize {
+/// The encoded segment header.
+pub fn encode_segment_header(h: SegmentHeader) -> [u8; SEGMENT_HEADER_BYTES as usize] {
+    let mut b = [0u8; SEGMENT_HEADER_BYTES as usize];
+    b[0..8].copy_from_slice(&SEGMENT_MAGIC);
+    b[8..12].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
+    b[16..24].copy_from_slice(&h.first_seq.to_le_bytes());
+    b[24..28].copy_from_slice(&h.salt.to_le_bytes());
+    let flags = if h.recycled { FLAG_RECYCLED } else { 0 };
+    b[28..32].copy_from_slice(&flags.to_le_bytes());
+    let crc = crc32c_append(crc32c(&b[0..12]), &b[16..32]);
+    b[12..16].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Checks a segment header and returns what it says, or why it is invalid.
+pub fn decode_segment_header(b: &[u8]) -> Result<SegmentHeader, String> {
+    if b.len() < SEGMENT_HEADER_BYTES as usize {
         return Err("segment file is shorter than its header".into());
     }
-    if h[0..8] != SEGMENT_MAGIC {
+    if b[0..8] != SEGMENT_MAGIC {
         return Err("bad segment magic (not a synod WAL segment)".into());
     }
-    let version = u32_at(h, 8);
-    let crc = crc32c_append(crc32c(&h[0..12]), &h[16..32]);
-    if crc != u32_at(h, 12) {
+    let version = u32_at(b, 8);
+    let crc = crc32c_append(crc32c(&b[0..12]), &b[16..32]);
+    if crc != u32_at(b, 12) {
         return Err("segment header checksum mismatch".into());
     }
     if version != SEGMENT_VERSION {
-        return Err(format!("unsupported segment version {version}"));
+        return Err(format!(
+            "unsupported segment version {version} (this build reads version {SEGMENT_VERSION})"
+        ));
     }
-    Ok(u64_at(h, 16))
+    let flags = u32_at(b, 28);
+    if flags & !FLAG_RECYCLED != 0 {
+        return Err(format!("unknown segment flags {flags:#x}"));
+    }
+    Ok(SegmentHeader {
+        first_seq: u64_at(b, 16),
+        salt: u32_at(b, 24),
+        recycled: flags & FLAG_RECYCLED != 0,
+    })
 }
 
 /// A record header that passed its own checksum (the payload is not checked
@@ -150,13 +196,13 @@ pub struct RecordHeader {
 }
 
 impl RecordHeader {
-    /// Parses and checks the header CRC of the 24 bytes at the start of `b`;
-    /// `None` if they are not a record header (zeros, garbage, a torn write).
-    pub fn decode(b: &[u8]) -> Option<RecordHeader> {
-        if b.len() < RECORD_HEADER_BYTES as usize {
-            return None;
-        }
-        if crc32c(&b[0..20]) != u32_at(b, 20) {
+    /// Parses and checks the header CRC (seeded with the segment's `salt`)
+    /// of the 24 bytes at the start of `b`; `None` if they are not a record
+    /// header of this segment (zeros, garbage, a torn write, a record of
+    /// the file's earlier life).
+    pub fn decode(b: &[u8], salt: u32) -> Option<RecordHeader> {
+        let b = b.get(..RECORD_HEADER_BYTES as usize)?;
+        if b.iter().all(|&x| x == 0) || header_crc(salt, &b[0..20]) != u32_at(b, 20) {
             return None;
         }
         Some(RecordHeader {
@@ -179,6 +225,11 @@ impl RecordHeader {
     }
 }
 
+/// CRC32C of `salt ‖ header bytes 0..20` (the record header checksum).
+fn header_crc(salt: u32, first_20: &[u8]) -> u32 {
+    crc32c_append(crc32c(&salt.to_le_bytes()), first_20)
+}
+
 /// CRC32C of `length ‖ position ‖ payload` (the record checksum).
 pub fn record_crc(len: u32, position: u64, payload: &[u8]) -> u32 {
     let crc = crc32c(&len.to_le_bytes());
@@ -186,17 +237,18 @@ pub fn record_crc(len: u32, position: u64, payload: &[u8]) -> u32 {
     crc32c_append(crc, payload)
 }
 
-/// Appends one encoded record (header, payload, padding) to `buf`. The
-/// caller has checked that the payload fits in a `u32` and the configured
-/// maximum. No allocation beyond `buf`'s own growth.
-pub fn encode_record(buf: &mut Vec<u8>, seq: u64, position: u64, payload: &[u8]) {
+/// Appends one encoded record (header, payload, padding) for a segment
+/// with `salt` to `buf`. The caller has checked that the payload fits in a
+/// `u32` and the configured maximum. No allocation beyond `buf`'s own
+/// growth.
+pub fn encode_record(buf: &mut Vec<u8>, salt: u32, seq: u64, position: u64, payload: &[u8]) {
     let len = u32::try_from(payload.len()).expect("record length checked by the caller");
     let mut h = [0u8; RECORD_HEADER_BYTES as usize];
     h[0..4].copy_from_slice(&len.to_le_bytes());
     h[4..8].copy_from_slice(&record_crc(len, position, payload).to_le_bytes());
     h[8..16].copy_from_slice(&position.to_le_bytes());
     h[16..20].copy_from_slice(&(seq as u32).to_le_bytes());
-    let hcrc = crc32c(&h[0..20]);
+    let hcrc = header_crc(salt, &h[0..20]);
     h[20..24].copy_from_slice(&hcrc.to_le_bytes());
     buf.extend_from_slice(&h);
     buf.extend_from_slice(payload);
@@ -261,8 +313,17 @@ mod tests {
 
     #[test]
     fn a_zeroed_record_header_is_never_valid() {
-        assert!(RecordHeader::decode(&[0u8; 24]).is_none());
-        assert_ne!(crc32c(&[0u8; 20]), 0);
+        for salt in [0, 1, 0xdead_beef] {
+            assert!(RecordHeader::decode(&[0u8; 24], salt).is_none());
+        }
+    }
+
+    #[test]
+    fn a_record_is_valid_only_under_its_segments_salt() {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 41, 0, 1, b"x");
+        assert!(RecordHeader::decode(&buf, 41).is_some());
+        assert!(RecordHeader::decode(&buf, 42).is_none());
     }
 
     #[test]
@@ -270,10 +331,10 @@ mod tests {
         for len in [0usize, 1, 7, 8, 9, 4096, 5000] {
             let payload: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
             let mut buf = Vec::new();
-            encode_record(&mut buf, 7, 42, &payload);
+            encode_record(&mut buf, 9, 7, 42, &payload);
             assert_eq!(buf.len() as u64, record_bytes(len as u64));
             assert_eq!(buf.len() % 8, 0);
-            let h = RecordHeader::decode(&buf).expect("valid header");
+            let h = RecordHeader::decode(&buf, 9).expect("valid header");
             assert_eq!((h.len as usize, h.position, h.seq), (len, 42, 7));
             assert!(h.payload_matches(&buf[24..24 + len]));
         }
@@ -281,8 +342,13 @@ mod tests {
 
     #[test]
     fn segment_header_round_trips_and_detects_damage() {
-        let h = encode_segment_header(123);
-        assert_eq!(decode_segment_header(&h), Ok(123));
+        let header = SegmentHeader {
+            first_seq: 123,
+            salt: 77,
+            recycled: true,
+        };
+        let h = encode_segment_header(header);
+        assert_eq!(decode_segment_header(&h), Ok(header));
         for i in 0..h.len() {
             let mut bad = h;
             bad[i] ^= 0x10;
@@ -302,6 +368,9 @@ mod tests {
             parse_segment_file_name("wal-00000000000000000001.log.tmp"),
             None
         );
+        assert!(is_spare_file_name(&spare_file_name(7)));
+        assert!(!is_spare_file_name("spare-7.wal"));
+        assert_eq!(parse_segment_file_name(&spare_file_name(7)), None);
     }
 
     #[test]

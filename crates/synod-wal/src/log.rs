@@ -3,18 +3,21 @@
 //!
 //! Invariants kept here (and relied on by recovery in [`crate::scan`]):
 //!
-//! 1. Bytes of a segment past the end of its last record are zero on disk
-//!    once that end is durable: segments are pre-allocated with zeros, never
-//!    reused, and a torn tail found on open is overwritten with zeros (and
-//!    synced) before anything is appended after it.
+//! 1. Bytes of a new segment past the end of its last record are zero on
+//!    disk once that end is durable: new segments are pre-allocated with
+//!    zeros, and a torn tail found on open is overwritten with zeros (and
+//!    synced) before anything is appended after it. In a recycled segment
+//!    they are the file's older contents, none of which passes as a record
+//!    of the segment's salt (see [`crate::recycle`]).
 //! 2. Writes to the active segment happen in offset order, one at a time,
 //!    and each completes before the next starts; so a crash leaves a prefix
 //!    of the last write, never a later write without an earlier one.
 //! 3. A closed segment was written out and fdatasynced before the next
 //!    segment file got its name (created as `.tmp`, synced, renamed, then the
 //!    directory fsynced). So a crash can only tear the last segment.
-//! 4. Compaction removes segment files oldest first, fsyncing the directory
-//!    after each, so the files left always hold a suffix of the log.
+//! 4. Compaction removes segment files oldest first (deleted, or renamed to
+//!    spares), fsyncing the directory after each, so the segments left
+//!    always hold a suffix of the log.
 //! 5. After any failed write or sync, the log refuses all further work
 //!    ([`StorageError::Failed`]): after a failed fdatasync the kernel may
 //!    have dropped the dirty pages, so nothing about the file can be trusted
@@ -34,11 +37,12 @@ use synod_core::{StorageError, StoredRecord};
 use tracing::{debug, info, warn};
 
 use crate::format::{
-    encode_record, encode_segment_header, parse_segment_file_name, record_bytes, segment_file_name,
-    LOCK_FILE, SEGMENT_HEADER_BYTES,
+    encode_record, encode_segment_header, is_spare_file_name, parse_segment_file_name,
+    record_bytes, segment_file_name, SegmentHeader, LOCK_FILE, SEGMENT_HEADER_BYTES,
 };
 use crate::meta::sync_dir;
 use crate::prepare::{prepare, zero_range, Prepared};
+use crate::recycle::{keep_spares, new_salt, open_spare, retire};
 use crate::scan::{classify_tail, corrupt, io_err, scan_segment, Scan, Tail};
 use crate::{Recovery, WalOptions, WalStats};
 
@@ -61,6 +65,8 @@ struct Active {
     path: PathBuf,
     file: Arc<File>,
     first_seq: u64,
+    /// Seeds the header CRC of every record in it.
+    salt: u32,
     /// Records appended to it (written or still pending).
     records: u64,
     max_position: Option<u64>,
@@ -111,7 +117,8 @@ pub(crate) struct Log {
     closed: VecDeque<ClosedSegment>,
     active: Active,
     pending: Vec<u8>,
-    spare: Vec<u8>,
+    /// An empty buffer kept for the next batch (no allocation per batch).
+    spare_buf: Vec<u8>,
     next_seq: u64,
     synced_seq: u64,
     in_flight: bool,
@@ -119,8 +126,20 @@ pub(crate) struct Log {
     repairs: Vec<String>,
     stats: WalStats,
     /// The next segment file, being prepared once the active one is half
-    /// full.
+    /// full (when there is no spare to reuse).
     next_segment: Option<Prepared>,
+    /// Compacted segment files kept for reuse by later rolls.
+    spares: Vec<PathBuf>,
+}
+
+/// Where a new segment's file comes from.
+enum Source {
+    /// A spare, reused.
+    Spare(PathBuf),
+    /// The file prepared in the background.
+    Prepared(Prepared),
+    /// A file created and pre-allocated now.
+    New,
 }
 
 impl Log {
@@ -140,6 +159,7 @@ impl Log {
         let lock = lock_dir(dir, opts.lock_wait_ms)?;
 
         let mut segments = Vec::new();
+        let mut spares = Vec::new();
         let entries = fs::read_dir(dir).map_err(io_err(format!("list {}", dir.display())))?;
         for entry in entries {
             let entry = entry.map_err(io_err(format!("list {}", dir.display())))?;
@@ -155,9 +175,12 @@ impl Log {
                     return Err(corrupt(&entry.path(), 0, why));
                 }
                 segments.push((first_seq, entry.path()));
+            } else if is_spare_file_name(name) {
+                spares.push(entry.path());
             }
         }
         segments.sort();
+        let mut spares = keep_spares(spares, &opts)?;
 
         let max_record = u64::from(opts.max_record_bytes);
         let mut closed = VecDeque::new();
@@ -165,8 +188,11 @@ impl Log {
         let mut stats = WalStats::default();
         let active = match segments.split_last() {
             None => {
-                stats.segments_created += 1;
-                create_segment(dir, &dir_file, 0, &opts, None)?
+                let source = match spares.pop() {
+                    Some(spare) => Source::Spare(spare),
+                    None => Source::New,
+                };
+                create_segment(dir, &dir_file, 0, &opts, source, &mut stats)?
             }
             Some(((last_seq, last_path), older)) => {
                 for (i, (first_seq, path)) in older.iter().enumerate() {
@@ -203,7 +229,7 @@ impl Log {
             closed,
             active,
             pending: Vec::new(),
-            spare: Vec::new(),
+            spare_buf: Vec::new(),
             next_seq,
             synced_seq: next_seq,
             in_flight: false,
@@ -212,6 +238,7 @@ impl Log {
             stats,
             opts,
             next_segment: None,
+            spares,
         };
         Ok((log, dir_for_meta))
     }
@@ -308,7 +335,14 @@ impl Log {
             if self.active.tail + size > self.active.capacity && self.active.records > 0 {
                 self.roll()?;
             }
-            encode_record(&mut self.pending, self.next_seq, r.position, &r.payload);
+            let salt = self.active.salt;
+            encode_record(
+                &mut self.pending,
+                salt,
+                self.next_seq,
+                r.position,
+                &r.payload,
+            );
             let a = &mut self.active;
             a.tail += size;
             a.capacity = a.capacity.max(a.tail);
@@ -318,7 +352,7 @@ impl Log {
         }
         self.stats.records_appended += records.len() as u64;
         let a = &self.active;
-        if self.next_segment.is_none() && a.tail >= a.capacity / 2 {
+        if self.next_segment.is_none() && self.spares.is_empty() && a.tail >= a.capacity / 2 {
             self.next_segment =
                 Prepared::start(&self.dir, self.opts.segment_bytes, self.opts.preallocate);
         }
@@ -338,7 +372,7 @@ impl Log {
             }
             return Ok(None);
         }
-        let buf = mem::replace(&mut self.pending, mem::take(&mut self.spare));
+        let buf = mem::replace(&mut self.pending, mem::take(&mut self.spare_buf));
         self.in_flight = true;
         Ok(Some(Batch {
             file: Arc::clone(&a.file),
@@ -379,7 +413,7 @@ impl Log {
         }
         batch.buf.clear();
         if batch.buf.capacity() <= self.opts.max_pending_bytes.max(1 << 20) * 2 {
-            self.spare = batch.buf;
+            self.spare_buf = batch.buf;
         }
         Ok(())
     }
@@ -407,18 +441,25 @@ impl Log {
     fn roll(&mut self) -> Result<(), StorageError> {
         assert!(!self.in_flight, "roll with a batch in flight");
         self.sync_now()?;
-        let prepared = self.next_segment.take();
+        let source = match (self.spares.pop(), self.next_segment.take()) {
+            (Some(spare), prepared) => {
+                self.next_segment = prepared;
+                Source::Spare(spare)
+            }
+            (None, Some(prepared)) => Source::Prepared(prepared),
+            (None, None) => Source::New,
+        };
         let new = match create_segment(
             &self.dir,
             &self.dir_file,
             self.next_seq,
             &self.opts,
-            prepared,
+            source,
+            &mut self.stats,
         ) {
             Ok(a) => a,
             Err(e) => return Err(self.fail(e)),
         };
-        self.stats.segments_created += 1;
         debug!(segment = %new.path.display(), "rolled to a new segment");
         let old = mem::replace(&mut self.active, new);
         self.closed.push_back(ClosedSegment {
@@ -430,28 +471,31 @@ impl Log {
         Ok(())
     }
 
-    /// Deletes closed segments from the front while all their records have
-    /// positions `<= position` (invariant 4). The active segment stays.
+    /// Removes closed segments from the front while all their records have
+    /// positions `<= position` (invariant 4), keeping some as spares for
+    /// reuse ([`crate::recycle`]). The active segment stays.
     pub(crate) fn compact(&mut self, position: u64) -> Result<(), StorageError> {
         self.check()?;
         while let Some(front) = self.closed.front() {
             if front.max_position.is_some_and(|m| m > position) {
                 break;
             }
-            match fs::remove_file(&front.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(StorageError::io(
-                        format!("remove {}", front.path.display()),
-                        e,
-                    ))
-                }
-            }
-            sync_dir(&self.dir_file, &self.dir)?;
-            debug!(segment = %front.path.display(), position, "compacted segment");
+            let (dir, dir_file, opts) = (&self.dir, &self.dir_file, &self.opts);
+            let kept = retire(
+                dir,
+                dir_file,
+                &front.path,
+                front.first_seq,
+                opts,
+                &mut self.spares,
+            )?;
+            debug!(segment = %front.path.display(), position, kept, "compacted segment");
             self.closed.pop_front();
-            self.stats.segments_deleted += 1;
+            if kept {
+                self.stats.segments_kept += 1;
+            } else {
+                self.stats.segments_deleted += 1;
+            }
         }
         Ok(())
     }
@@ -574,16 +618,21 @@ fn expect_closed(
             ),
         ));
     }
-    if let Some(stop) = &scan.stop {
-        let next_seq = first_seq + scan.records;
-        let tail = classify_tail(path, file, scan.file_len, stop, next_seq, max_record)?;
-        if tail != Tail::Clean {
-            return Err(corrupt(
-                path,
-                stop.at,
-                format!("{} in a closed segment (not the log's tail)", stop.reason),
-            ));
+    match &scan.stop {
+        // What follows the records of a recycled segment is its old
+        // contents; the record count below is the check.
+        Some(_) if scan.recycled => {}
+        Some(stop) => {
+            let tail = classify_tail(path, file, scan, stop, max_record)?;
+            if tail != Tail::Clean {
+                return Err(corrupt(
+                    path,
+                    stop.at,
+                    format!("{} in a closed segment (not the log's tail)", stop.reason),
+                ));
+            }
         }
+        None => {}
     }
     let expected = next_first - first_seq;
     if scan.records != expected {
@@ -627,9 +676,9 @@ fn recover_last(
     }
     if let Some(stop) = &scan.stop {
         let next_seq = first_seq + scan.records;
-        let tail = classify_tail(path, &file, scan.file_len, stop, next_seq, max_record)?;
+        let tail = classify_tail(path, &file, &scan, stop, max_record)?;
         let (at, garbage_end, note) = match tail {
-            Tail::Clean => (0, 0, None),
+            Tail::Clean | Tail::Leftover => (0, 0, None),
             Tail::Torn { at, garbage_end } => (at, garbage_end, Some(String::new())),
             Tail::Damaged { at, reason } => match opts.recovery {
                 Recovery::Strict => return Err(corrupt(path, at, reason)),
@@ -662,6 +711,7 @@ fn recover_last(
         path: path.to_path_buf(),
         file: Arc::new(file),
         first_seq,
+        salt: scan.salt,
         records: scan.records,
         max_position: scan.max_position,
         capacity: scan.file_len.max(opts.segment_bytes),
@@ -671,48 +721,74 @@ fn recover_last(
     })
 }
 
-/// Creates segment `first_seq` (invariant 3): from the prepared file if
-/// there is one, else a new `.tmp` pre-allocated here; then the header is
-/// written and fdatasynced, the file renamed into place and the directory
-/// fsynced.
+/// Creates segment `first_seq` (invariant 3) from `source`: a spare
+/// (reused, [`crate::recycle`]), the prepared file, or a new `.tmp`
+/// pre-allocated here; then the header is written and fdatasynced, the file
+/// renamed into place and the directory fsynced.
 fn create_segment(
     dir: &Path,
     dir_file: &File,
     first_seq: u64,
     opts: &WalOptions,
-    prepared: Option<Prepared>,
+    source: Source,
+    stats: &mut WalStats,
 ) -> Result<Active, StorageError> {
     let name = segment_file_name(first_seq);
     let path = dir.join(&name);
-    let make = || -> io::Result<File> {
-        let ready = match prepared {
-            Some(p) => match p.take() {
-                Ok(ready) => Some(ready),
-                Err(e) => {
-                    warn!(error = %e, "preparing the next segment failed; creating it now");
-                    None
-                }
-            },
-            None => None,
+    let make = || -> io::Result<(File, SegmentHeader)> {
+        let (reused, prepared) = match source {
+            Source::Spare(spare) => (open_spare(&spare).map(|(f, salt)| (f, spare, salt)), None),
+            Source::Prepared(p) => (None, Some(p)),
+            Source::New => (None, None),
         };
-        let (file, tmp) = match ready {
-            Some(ready) => ready,
-            None => {
-                let tmp = dir.join(format!("{name}.tmp"));
-                (prepare(&tmp, opts.segment_bytes, opts.preallocate)?, tmp)
+        let ready = prepared.and_then(|p| match p.take() {
+            Ok(ready) => Some(ready),
+            Err(e) => {
+                warn!(error = %e, "preparing the next segment failed; creating it now");
+                None
+            }
+        });
+        let (file, from, header) = match (reused, ready) {
+            (Some((file, from, old_salt)), _) => {
+                let header = SegmentHeader {
+                    first_seq,
+                    salt: new_salt(old_salt),
+                    recycled: true,
+                };
+                (file, from, header)
+            }
+            (None, ready) => {
+                let (file, from) = match ready {
+                    Some(ready) => ready,
+                    None => {
+                        let tmp = dir.join(format!("{name}.tmp"));
+                        (prepare(&tmp, opts.segment_bytes, opts.preallocate)?, tmp)
+                    }
+                };
+                let header = SegmentHeader {
+                    first_seq,
+                    salt: new_salt(None),
+                    recycled: false,
+                };
+                (file, from, header)
             }
         };
-        file.write_all_at(&encode_segment_header(first_seq), 0)?;
+        file.write_all_at(&encode_segment_header(header), 0)?;
         file.sync_data()?;
-        fs::rename(&tmp, &path)?;
-        Ok(file)
+        fs::rename(&from, &path)?;
+        Ok((file, header))
     };
-    let file = make().map_err(io_err(format!("create segment {}", path.display())))?;
+    let (file, header) = make().map_err(io_err(format!("create segment {}", path.display())))?;
     sync_dir(dir_file, dir)?;
+    stats.segments_created += 1;
+    if header.recycled {
+        stats.segments_reused += 1;
+    }
     Ok(Active {
         path,
         file: Arc::new(file),
         first_seq,
+        salt: header.salt,
         records: 0,
         max_position: None,
         capacity: opts.segment_bytes,

@@ -5,10 +5,17 @@
 //! number: the *stop*. What the stop means depends on what follows it.
 //!
 //! - Only zeros from the stop to the end of the file: the clean end of the
-//!   log (segments are pre-allocated with zeros and never reused).
-//! - In a closed (not the last) segment, anything else is corruption: a
+//!   log (new segments are pre-allocated with zeros).
+//! - In a *recycled* segment the bytes after the log's end are an older
+//!   segment's, which fail every record check (the salt, see [`crate::format`]):
+//!   that is the end of the log too, unless a valid record of this segment
+//!   follows (damage, as below). A torn write there cannot be told from the
+//!   old bytes and needs no repair: the next append overwrites it, and no
+//!   byte of it can pass for a record of a later write.
+//! - In a closed (not the last) new segment, anything else is corruption: a
 //!   closed segment was synced before the next one was created, so a crash
-//!   cannot have damaged it.
+//!   cannot have damaged it. (A closed segment of either kind must also
+//!   hold exactly the records up to the next segment's first.)
 //! - In the last segment, non-zero bytes after the stop are either the
 //!   remains of a write the crash interrupted (a *torn tail*: repaired by
 //!   zeroing them) or damage to data that was once whole. The two are told
@@ -92,6 +99,10 @@ pub(crate) struct Stop {
 pub(crate) struct Scan {
     /// The sequence number of the segment's first record (from its header).
     pub(crate) first_seq: u64,
+    /// The segment's record salt (from its header).
+    pub(crate) salt: u32,
+    /// Whether the file is recycled (from its header).
+    pub(crate) recycled: bool,
     /// Whole valid records found.
     pub(crate) records: u64,
     /// The highest position among them.
@@ -110,6 +121,9 @@ pub(crate) struct Scan {
 pub(crate) enum Tail {
     /// Only zeros: the clean end of the log.
     Clean,
+    /// A recycled segment's old bytes (and maybe a torn write's remains):
+    /// the end of the log, nothing to repair.
+    Leftover,
     /// Non-zero bytes but no valid record among them: an interrupted write.
     /// `garbage_end` is one past the last non-zero byte.
     Torn { at: u64, garbage_end: u64 },
@@ -152,11 +166,14 @@ pub(crate) fn scan_segment(
     let header = w
         .get(0, SEGMENT_HEADER_BYTES)
         .map_err(io_err(format!("read {name}")))?;
-    let first_seq = decode_segment_header(header).map_err(|r| corrupt(path, 0, r))?;
+    let header = decode_segment_header(header).map_err(|r| corrupt(path, 0, r))?;
+    let (first_seq, salt) = (header.first_seq, header.salt);
     let end_limit = limit.unwrap_or(file_len).min(file_len);
 
     let mut scan = Scan {
         first_seq,
+        salt,
+        recycled: header.recycled,
         records: 0,
         max_position: None,
         end: SEGMENT_HEADER_BYTES,
@@ -177,7 +194,7 @@ pub(crate) fn scan_segment(
         let hb = w
             .get(at, RECORD_HEADER_BYTES)
             .map_err(io_err(format!("read {name}")))?;
-        let Some(h) = RecordHeader::decode(hb) else {
+        let Some(h) = RecordHeader::decode(hb, salt) else {
             scan.stop = if hb.iter().all(|&b| b == 0) {
                 bad("zeros where a record header belongs".into())
             } else {
@@ -230,25 +247,35 @@ pub(crate) fn scan_segment(
     Ok(scan)
 }
 
-/// Classifies the bytes from `stop.at` to the end of the file: zeros only,
-/// a torn write, or damage followed by a valid record. `next_seq` is the
-/// sequence number the record at the stop should have had.
+/// Classifies the bytes from the stop of `scan` to the end of the file:
+/// zeros only, a recycled segment's leftovers, a torn write, or damage
+/// followed by a valid record.
 pub(crate) fn classify_tail(
     path: &Path,
     file: &File,
-    file_len: u64,
+    scan: &Scan,
     stop: &Stop,
-    next_seq: u64,
     max_record_bytes: u64,
 ) -> Result<Tail, StorageError> {
+    let file_len = scan.file_len;
+    // The sequence number the record at the stop should have had.
+    let next_seq = scan.first_seq.wrapping_add(scan.records);
     let mut w = Window::new(file, file_len);
     let read = io_err(format!("read {}", path.display()));
     let Some(last_nonzero) = last_nonzero_byte(&mut w, stop.at, file_len).map_err(read)? else {
         return Ok(Tail::Clean);
     };
     let read = io_err(format!("read {}", path.display()));
-    let found = find_record_after(&mut w, stop.at, last_nonzero, next_seq, max_record_bytes)
-        .map_err(read)?;
+    let salt = scan.salt;
+    let found = find_record_after(
+        &mut w,
+        stop.at,
+        last_nonzero,
+        salt,
+        next_seq,
+        max_record_bytes,
+    )
+    .map_err(read)?;
     Ok(match found {
         Some((offset, seq)) => Tail::Damaged {
             at: stop.at,
@@ -257,6 +284,7 @@ pub(crate) fn classify_tail(
                 stop.reason
             ),
         },
+        None if scan.recycled => Tail::Leftover,
         None => Tail::Torn {
             at: stop.at,
             garbage_end: last_nonzero + 1,
@@ -317,13 +345,14 @@ fn last_nonzero_in(w: &mut Window<'_>, from: u64, to: u64) -> io::Result<Option<
     Ok(None)
 }
 
-/// The first valid record (offset, sequence number) starting after `stop`
-/// and at or before `last_nonzero`, whose sequence number could follow
-/// `next_seq`.
+/// The first valid record (offset, sequence number) under `salt` starting
+/// after `stop` and at or before `last_nonzero`, whose sequence number could
+/// follow `next_seq`.
 fn find_record_after(
     w: &mut Window<'_>,
     stop: u64,
     last_nonzero: u64,
+    salt: u32,
     next_seq: u64,
     max_record_bytes: u64,
 ) -> io::Result<Option<(u64, u64)>> {
@@ -333,7 +362,7 @@ fn find_record_after(
     let max_gap = file_len / RECORD_HEADER_BYTES;
     let mut at = stop + RECORD_ALIGN_BYTES;
     while at <= last_nonzero && at + RECORD_HEADER_BYTES <= file_len {
-        if let Some(h) = RecordHeader::decode(w.get(at, RECORD_HEADER_BYTES)?) {
+        if let Some(h) = RecordHeader::decode(w.get(at, RECORD_HEADER_BYTES)?, salt) {
             let gap = u64::from(h.seq.wrapping_sub(next_seq as u32));
             let total = h.total_bytes();
             if (1..=max_gap).contains(&gap)

@@ -6,5 +6,6 @@ mod crash;
 mod group_commit;
 mod meta_files;
 mod model;
+mod recycle;
 mod suite;
 mod torn_tail;

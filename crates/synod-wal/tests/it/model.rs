@@ -5,7 +5,9 @@ use std::fs;
 
 use proptest::prelude::*;
 use synod_core::{Storage, StoredRecord};
-use synod_wal::format::{encode_record, encode_segment_header, segment_file_name};
+use synod_wal::format::{
+    decode_segment_header, encode_record, encode_segment_header, segment_file_name, SegmentHeader,
+};
 use synod_wal::{FileStorage, WalOptions};
 
 use crate::common::payload;
@@ -116,9 +118,11 @@ proptest! {
     fn random_bytes_as_a_segment_never_panic(
         bytes in prop::collection::vec(any::<u8>(), 0..6000),
         with_header in any::<bool>(),
+        recycled in any::<bool>(),
     ) {
         let tmp = tempfile::tempdir().unwrap();
-        let mut file = if with_header { encode_segment_header(0).to_vec() } else { Vec::new() };
+        let header = SegmentHeader { first_seq: 0, salt: 1, recycled };
+        let mut file = if with_header { encode_segment_header(header).to_vec() } else { Vec::new() };
         file.extend_from_slice(&bytes);
         fs::write(tmp.path().join(segment_file_name(0)), &file).unwrap();
         if let Ok(mut wal) = FileStorage::open(tmp.path(), opts()) {
@@ -162,7 +166,8 @@ proptest! {
         }
         if garbage_seq {
             let mut r = Vec::new();
-            encode_record(&mut r, 999_999, 5, b"stale");
+            let salt = decode_segment_header(&b).map(|h| h.salt).unwrap_or(0);
+            encode_record(&mut r, salt, 999_999, 5, b"stale");
             let at = b.len() - 64;
             b[at..at + r.len()].copy_from_slice(&r);
         }
