@@ -63,6 +63,7 @@ pub async fn leader_kill_and_catch_up(s: Scenario) {
         seed: 42,
         extra_args: s.extra_args.clone(),
         start_timeout: Duration::from_secs(20),
+        link_proxies: true,
     })
     .await
     .unwrap();

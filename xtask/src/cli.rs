@@ -109,6 +109,10 @@ pub struct BenchArgs {
     /// Client counts of the cluster benchmark, one phase each.
     #[arg(long, default_value = "1,64", value_delimiter = ',')]
     pub clients: Vec<usize>,
+    /// Nodes of the cluster benchmark (1 measures the node without
+    /// replication, a baseline for the cost of consensus).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
+    pub nodes: u64,
     /// Use this synod-node binary instead of building one.
     #[arg(long, env = "SYNOD_NODE_BIN")]
     pub node_bin: Option<PathBuf>,

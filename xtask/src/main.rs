@@ -90,7 +90,7 @@ fn bench_cluster(args: &cli::BenchArgs) -> Result<(), String> {
     let config = synod_harness::bench::BenchConfig {
         node_binary,
         protocol: args.protocol.clone(),
-        nodes: 3,
+        nodes: args.nodes as usize,
         seconds: args.seconds,
         clients: args.clients.clone(),
         dir: dir.clone(),
@@ -104,8 +104,8 @@ fn bench_cluster(args: &cli::BenchArgs) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     let phases = phases?;
     println!(
-        "{} x 3 nodes on loopback, fsync on, {} s per phase",
-        args.protocol, args.seconds
+        "{} x {} nodes on loopback (direct links), fsync on, {} s per phase",
+        args.protocol, args.nodes, args.seconds
     );
     for p in &phases {
         println!(

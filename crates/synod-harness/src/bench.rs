@@ -66,6 +66,7 @@ pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, Stri
         seed: 1,
         extra_args: vec![],
         start_timeout: Duration::from_secs(20),
+        link_proxies: false,
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -2,7 +2,9 @@
 //!
 //! [`Cluster::start`] gives every node its own data directory, peer and
 //! client ports and log file, starts a [`FaultProxy`] for every directed link
-//! (node *i* is told that peer *j* lives at the proxy for *i → j*), spawns
+//! (node *i* is told that peer *j* lives at the proxy for *i → j*; a
+//! benchmark may ask for direct links instead, see
+//! [`ClusterSpec::link_proxies`]), spawns
 //! the `synod-node` processes and waits until each answers `status`. Faults
 //! on processes are real signals: SIGKILL (then a restart on the same data
 //! directory), SIGSTOP and SIGCONT. Every child is killed when the cluster is
@@ -68,6 +70,11 @@ pub struct ClusterSpec {
     pub extra_args: Vec<String>,
     /// How long to wait for a node to answer `status`.
     pub start_timeout: Duration,
+    /// Route every peer link through a [`FaultProxy`] (what network faults
+    /// need). Without them nodes dial each other directly, as a deployment
+    /// would, and link faults are not available: what a benchmark wants,
+    /// since a proxy adds a process hop to every message.
+    pub link_proxies: bool,
 }
 
 /// One node process and its addresses.
@@ -136,7 +143,7 @@ impl Cluster {
             );
         }
         let mut proxies = BTreeMap::new();
-        for &from in &ids {
+        for &from in ids.iter().filter(|_| spec.link_proxies) {
             for &to in &ids {
                 if from != to {
                     let seed = spec.seed ^ (from.0 << 32 | to.0);
@@ -187,10 +194,12 @@ impl Cluster {
             .arg(&node.data_dir)
             .arg("--seed")
             .arg((spec.seed.wrapping_add(id.0 * 7919 + u64::from(node.starts))).to_string());
-        for (&(from, to), p) in &self.proxies {
-            if from == id {
-                cmd.arg("--peer").arg(format!("{to}={}", p.addr()));
-            }
+        for (&to, peer) in self.nodes.iter().filter(|(&to, _)| to != id) {
+            let addr = match self.proxies.get(&(id, to)) {
+                Some(p) => p.addr(),
+                None => peer.peer_addr,
+            };
+            cmd.arg("--peer").arg(format!("{to}={addr}"));
         }
         cmd.args(&spec.extra_args)
             .env(
@@ -333,14 +342,15 @@ impl Cluster {
         }
     }
 
-    /// The control of link `from → to`.
-    pub fn link(&self, from: NodeId, to: NodeId) -> &Arc<Link> {
-        self.proxies[&(from, to)].link()
+    /// The control of link `from → to` (`None` without link proxies).
+    pub fn link(&self, from: NodeId, to: NodeId) -> Option<&Arc<Link>> {
+        self.proxies.get(&(from, to)).map(|p| p.link())
     }
 
-    /// Sets the faults of one directed link.
-    pub fn set_link(&self, from: NodeId, to: NodeId, faults: LinkFaults) {
-        self.link(from, to).set(faults);
+    /// Sets the faults of one directed link; `false` if the cluster has no
+    /// proxy on it (started without [`ClusterSpec::link_proxies`]).
+    pub fn set_link(&self, from: NodeId, to: NodeId, faults: LinkFaults) -> bool {
+        self.link(from, to).map(|l| l.set(faults)).is_some()
     }
 
     /// Every link clean again.

@@ -92,6 +92,7 @@ pub async fn run(
         seed: config.seed,
         extra_args: config.node_args.clone(),
         start_timeout: Duration::from_secs(20),
+        link_proxies: true,
     })
     .await?;
 
