@@ -1,27 +1,34 @@
 //! The client port: decodes requests, hands them to the node loop, answers.
 //!
-//! Each connection gets a reader and a writer task. Requests on one
-//! connection run concurrently (up to `MAX_IN_FLIGHT_PER_CONNECTION`), and
-//! responses carry the request's id, so pipelining clients get throughput
-//! while the simple client library (one request at a time) gets ordering.
+//! One task serves each connection. Requests on a connection run
+//! concurrently (up to `MAX_IN_FLIGHT_PER_CONNECTION`) and responses carry
+//! the request's id, so pipelining clients get throughput while the simple
+//! client library (one request at a time) gets ordering. The task reads
+//! whatever the socket holds, starts every whole request in it, and writes
+//! every response that is ready in one `write`: no task per request, no
+//! hand-off to a writer task, so a request costs the node loop's round trip
+//! and little else.
+//!
 //! A frame that does not decode is answered with a definite `Malformed`
-//! error and the connection is closed: after garbage the stream cannot be
-//! trusted to be in sync.
+//! error and the connection is closed once the requests before it are
+//! answered: after garbage the stream cannot be trusted to be in sync.
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use synod_core::{codec, ClientError};
+use synod_core::codec;
+use synod_core::frame::FrameDecoder;
+use synod_core::ClientError;
 use synod_kv::{
     KvAnswer, KvCommand, KvMachine, KvOutput, KvQuery, Op, OpResult, Request, Response,
 };
-use synod_runtime::transport::{read_frame, write_frame, ReadFrameError};
 use synod_runtime::NodeHandle;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, warn, Instrument};
 
 const MAX_IN_FLIGHT_PER_CONNECTION: usize = 256;
+const READ_CHUNK_BYTES: usize = 64 << 10;
 
 /// Accepts client connections forever.
 pub async fn serve_clients<M: KvMachine>(
@@ -46,75 +53,80 @@ pub async fn serve_clients<M: KvMachine>(
 }
 
 async fn serve_connection<M: KvMachine>(
-    stream: TcpStream,
+    mut stream: TcpStream,
     remote: SocketAddr,
     node: NodeHandle<M>,
     max_frame: usize,
 ) {
-    let (mut r, w) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Response>(MAX_IN_FLIGHT_PER_CONNECTION);
-    let writer = tokio::spawn(
-        async move {
-            let mut w = BufWriter::new(w);
-            while let Some(resp) = rx.recv().await {
-                let Ok(bytes) = codec::encode(&resp) else {
-                    continue;
-                };
-                if write_frame(&mut w, &bytes).await.is_err() {
-                    return;
-                }
-                if rx.is_empty() && w.flush().await.is_err() {
-                    return;
-                }
-            }
-            let _ = w.flush().await;
-        }
-        .in_current_span(),
-    );
-    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
+    let mut decoder = FrameDecoder::new(max_frame);
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut running = FuturesUnordered::new();
+    let mut out = Vec::new();
+    // Whether requests may still come (false after EOF, an error or garbage).
+    let mut reading = true;
     loop {
-        let frame = match read_frame(&mut r, max_frame).await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(ReadFrameError::Frame(e)) => {
-                warn!(%remote, error = %e, "closing client connection");
-                break;
+        while reading && running.len() < MAX_IN_FLIGHT_PER_CONNECTION {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => match codec::decode::<Request>(&frame) {
+                    Ok(req) => running.push(run(node.clone(), req)),
+                    Err(e) => {
+                        warn!(%remote, error = %e, "undecodable client request; closing");
+                        let reason = format!("request does not decode: {e}");
+                        let result = Err(ClientError::Malformed { reason });
+                        push_response(&mut out, Response { id: 0, result });
+                        reading = false;
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(%remote, error = %e, "closing client connection");
+                    reading = false;
+                }
             }
-            Err(ReadFrameError::Io(e)) => {
-                debug!(%remote, error = %e, "client connection lost");
-                break;
+        }
+        while let Some(Some(resp)) = running.next().now_or_never() {
+            push_response(&mut out, resp);
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return;
             }
-        };
-        let req: Request = match codec::decode(&frame) {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(%remote, error = %e, "undecodable client request; closing");
-                let reason = format!("request does not decode: {e}");
-                let _ = tx
-                    .send(Response {
-                        id: 0,
-                        result: Err(ClientError::Malformed { reason }),
-                    })
-                    .await;
-                break;
-            }
-        };
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
-        };
-        let node = node.clone();
-        let tx = tx.clone();
-        tokio::spawn(
-            async move {
-                let result = execute(&node, req.op, req.consistency).await;
-                let _ = tx.send(Response { id: req.id, result }).await;
-                drop(permit);
-            }
-            .in_current_span(),
-        );
+            out.clear();
+        }
+        if !reading && running.is_empty() {
+            return;
+        }
+        let room = running.len() < MAX_IN_FLIGHT_PER_CONNECTION;
+        tokio::select! {
+            Some(resp) = running.next(), if !running.is_empty() => push_response(&mut out, resp),
+            n = stream.read(&mut chunk), if reading && room => match n {
+                Ok(0) => reading = false,
+                Ok(n) => decoder.push(&chunk[..n]),
+                Err(e) => {
+                    debug!(%remote, error = %e, "client connection lost");
+                    reading = false;
+                }
+            },
+        }
     }
-    drop(tx);
-    let _ = writer.await;
+}
+
+/// One request, executed against the node loop.
+async fn run<M: KvMachine>(node: NodeHandle<M>, req: Request) -> Response {
+    let result = execute(&node, req.op, req.consistency).await;
+    Response { id: req.id, result }
+}
+
+/// Appends `resp` to `out` as one frame.
+fn push_response(out: &mut Vec<u8>, resp: Response) {
+    let Ok(bytes) = codec::encode(&resp) else {
+        return;
+    };
+    let Ok(len) = u32::try_from(bytes.len()) else {
+        return;
+    };
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&bytes);
 }
 
 /// Runs one client operation against the node loop.
