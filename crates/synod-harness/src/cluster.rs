@@ -105,10 +105,38 @@ pub struct Cluster {
     proxies: BTreeMap<(NodeId, NodeId), FaultProxy>,
 }
 
-/// A free loopback port (bound and released; the OS will not hand it out
-/// again at once).
+/// A free loopback port for a node to bind later.
+///
+/// The port is probed (bound and released) *below* the kernel's ephemeral
+/// range: a port from that range (what `bind(0)` returns) may be handed to
+/// any outgoing connection's local end before the node gets to bind it,
+/// which made a node fail to start with "address in use". Ports below the
+/// range are only ever taken by an explicit bind. Successive calls walk the
+/// range from a start that differs per process, so neither the nodes of
+/// one cluster nor two test processes pick the same one.
 pub fn free_loopback_addr() -> std::io::Result<SocketAddr> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let first_ephemeral = ephemeral_port_start().unwrap_or(32_768);
+    let span = first_ephemeral.saturating_sub(LOWEST);
+    if span >= 1_000 {
+        let start = std::process::id().wrapping_mul(7_919) % span;
+        for _ in 0..span {
+            let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+            let port = u16::try_from(LOWEST + offset).expect("below the ephemeral range");
+            if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return l.local_addr();
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// The first port of the kernel's ephemeral range (Linux).
+fn ephemeral_port_start() -> Option<u32> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
 }
 
 /// The last `n` lines of a file (for error reports).
