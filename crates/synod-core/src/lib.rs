@@ -30,6 +30,7 @@ pub mod ids;
 pub mod protocol;
 pub mod read_queue;
 pub mod rng;
+pub mod settings;
 pub mod stamp;
 pub mod state_machine;
 pub mod storage;

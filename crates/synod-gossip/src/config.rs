@@ -111,8 +111,8 @@ impl GossipConfig {
             ("max_rumours", self.max_rumours as u64),
             ("max_message_bytes", self.max_message_bytes as u64),
         ];
-        match positive.iter().find(|(_, v)| *v == 0) {
-            Some((name, _)) => Err(ConfigError::Zero(name)),
+        match synod_core::settings::first_zero(&positive) {
+            Some(name) => Err(ConfigError::Zero(name)),
             None => Ok(()),
         }
     }

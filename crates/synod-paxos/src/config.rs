@@ -64,17 +64,14 @@ impl PaxosConfig {
             self.election_ticks_min,
             self.election_ticks_max,
         )?;
-        if self.max_batch_slots == 0 {
-            return Err(ConfigError::Zero("max_batch_slots"));
-        }
-        if self.max_batch_bytes == 0 {
-            return Err(ConfigError::Zero("max_batch_bytes"));
-        }
-        if self.max_inflight_slots == 0 {
-            return Err(ConfigError::Zero("max_inflight_slots"));
-        }
-        if self.snapshot_chunk_bytes == 0 {
-            return Err(ConfigError::Zero("snapshot_chunk_bytes"));
+        let positive = [
+            ("max_batch_slots", self.max_batch_slots as u64),
+            ("max_batch_bytes", self.max_batch_bytes as u64),
+            ("max_inflight_slots", self.max_inflight_slots as u64),
+            ("snapshot_chunk_bytes", self.snapshot_chunk_bytes as u64),
+        ];
+        if let Some(name) = synod_core::settings::first_zero(&positive) {
+            return Err(ConfigError::Zero(name));
         }
         Ok(())
     }

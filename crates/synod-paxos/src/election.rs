@@ -72,6 +72,22 @@ impl PaxosNode {
         self.maybe_win(out);
     }
 
+    /// The acceptor's promise: a ballot below it is refused with `Reject`,
+    /// which tells the sender the ballot to beat. Returns whether it was.
+    pub(crate) fn reject_below_promise(
+        &self,
+        from: NodeId,
+        ballot: Ballot,
+        out: &mut Output<Self>,
+    ) -> bool {
+        if ballot >= self.promised {
+            return false;
+        }
+        let promised = self.promised;
+        out.send(from, PaxosMessage::Reject { ballot, promised });
+        true
+    }
+
     /// Phase 1b at the acceptor.
     pub(crate) fn handle_prepare(
         &mut self,
@@ -83,14 +99,7 @@ impl PaxosNode {
         if ballot.node != from {
             return;
         }
-        if ballot < self.promised {
-            out.send(
-                from,
-                PaxosMessage::Reject {
-                    ballot,
-                    promised: self.promised,
-                },
-            );
+        if self.reject_below_promise(from, ballot, out) {
             return;
         }
         self.observe_ballot(ballot, out);

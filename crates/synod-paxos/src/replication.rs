@@ -203,14 +203,7 @@ impl PaxosNode {
         {
             return; // forged or out of range
         }
-        if ballot < self.promised {
-            out.send(
-                from,
-                PaxosMessage::Reject {
-                    ballot,
-                    promised: self.promised,
-                },
-            );
+        if self.reject_below_promise(from, ballot, out) {
             return;
         }
         self.follow(from, ballot, out);
@@ -416,14 +409,7 @@ impl PaxosNode {
         if ballot.node != from {
             return;
         }
-        if ballot < self.promised {
-            out.send(
-                from,
-                PaxosMessage::Reject {
-                    ballot,
-                    promised: self.promised,
-                },
-            );
+        if self.reject_below_promise(from, ballot, out) {
             return;
         }
         self.follow(from, ballot, out);

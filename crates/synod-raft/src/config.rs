@@ -87,17 +87,14 @@ impl RaftConfig {
             self.election_ticks_min,
             self.election_ticks_max,
         )?;
-        if self.max_append_entries == 0 {
-            return Err(ConfigError::Zero("max_append_entries"));
-        }
-        if self.max_inflight_bytes == 0 {
-            return Err(ConfigError::Zero("max_inflight_bytes"));
-        }
-        if self.max_uncommitted_entries == 0 {
-            return Err(ConfigError::Zero("max_uncommitted_entries"));
-        }
-        if self.snapshot_chunk_bytes == 0 {
-            return Err(ConfigError::Zero("snapshot_chunk_bytes"));
+        let positive = [
+            ("max_append_entries", self.max_append_entries as u64),
+            ("max_inflight_bytes", self.max_inflight_bytes),
+            ("max_uncommitted_entries", self.max_uncommitted_entries),
+            ("snapshot_chunk_bytes", self.snapshot_chunk_bytes as u64),
+        ];
+        if let Some(name) = synod_core::settings::first_zero(&positive) {
+            return Err(ConfigError::Zero(name));
         }
         Ok(())
     }

@@ -145,13 +145,7 @@ impl RaftNode {
         request: AdminRequest,
         out: &mut Output<Self>,
     ) {
-        if self.role != Role::Leader {
-            out.reply(
-                id,
-                Err(ClientError::NotLeader {
-                    leader: self.leader_id,
-                }),
-            );
+        if self.refuse_unless_leader(id, out) {
             return;
         }
         if let AdminRequest::TransferLeader { to } = request {

@@ -585,14 +585,19 @@ impl RaftNode {
         }
     }
 
+    /// Answers a proposal `NotLeader` (with the leader we know) unless we
+    /// lead; returns whether it did.
+    pub(crate) fn refuse_unless_leader(&self, id: RequestId, out: &mut Output<Self>) -> bool {
+        if self.role == Role::Leader {
+            return false;
+        }
+        let leader = self.leader_id;
+        out.reply(id, Err(ClientError::NotLeader { leader }));
+        true
+    }
+
     fn propose_write(&mut self, id: RequestId, command: Vec<u8>, out: &mut Output<Self>) {
-        if self.role != Role::Leader {
-            out.reply(
-                id,
-                Err(ClientError::NotLeader {
-                    leader: self.leader_id,
-                }),
-            );
+        if self.refuse_unless_leader(id, out) {
             return;
         }
         if self.transfer_in_progress() {

@@ -14,19 +14,13 @@
 //! read of round `s` arrived, a quorum still knew this leader in its term:
 //! no other leader could have committed anything the read would miss.
 
-use crate::node::{RaftNode, Role};
-use synod_core::{ClientError, Output, RequestId};
+use crate::node::RaftNode;
+use synod_core::{Output, RequestId};
 
 impl RaftNode {
     /// `Proposal::Read`.
     pub(crate) fn propose_read(&mut self, id: RequestId, out: &mut Output<Self>) {
-        if self.role != Role::Leader {
-            out.reply(
-                id,
-                Err(ClientError::NotLeader {
-                    leader: self.leader_id,
-                }),
-            );
+        if self.refuse_unless_leader(id, out) {
             return;
         }
         if !self.committed_in_current_term() {

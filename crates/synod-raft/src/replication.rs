@@ -217,6 +217,16 @@ impl RaftNode {
         }
     }
 
+    /// `from` leads our term: follow it and reset the election timer.
+    pub(crate) fn follow_leader(&mut self, from: NodeId, out: &mut Output<Self>) {
+        if self.role != Role::Follower {
+            let term = self.term;
+            self.become_follower(term, Some(from), out);
+        }
+        self.leader_id = Some(from);
+        self.election_elapsed = 0;
+    }
+
     /// Follower side of AppendEntries (the message's term equals ours).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_append_entries(
@@ -244,12 +254,7 @@ impl RaftNode {
             // Not something a leader sends: drop it rather than corrupt the log.
             return;
         }
-        if self.role != Role::Follower {
-            let term = self.term;
-            self.become_follower(term, Some(from), out);
-        }
-        self.leader_id = Some(from);
-        self.election_elapsed = 0;
+        self.follow_leader(from, out);
 
         // Entries up to our commit index are committed, hence identical to
         // the leader's: skip them, and check consistency at the commit index.

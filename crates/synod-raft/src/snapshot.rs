@@ -137,12 +137,7 @@ impl RaftNode {
             // at the last index (nothing could follow it).
             return;
         }
-        if self.role != Role::Follower {
-            let term = self.term;
-            self.become_follower(term, Some(from), out);
-        }
-        self.leader_id = Some(from);
-        self.election_elapsed = 0;
+        self.follow_leader(from, out);
         let index = meta.last_included_index;
         let term = self.term;
         let respond = |next_offset: u64, done: bool, out: &mut Output<Self>| {

@@ -600,14 +600,8 @@ fn check_closed(
     Ok(scan)
 }
 
-fn expect_closed(
-    path: &Path,
-    file: &File,
-    scan: &Scan,
-    first_seq: u64,
-    next_first: u64,
-    max_record: u64,
-) -> Result<(), StorageError> {
+/// The segment's header names the same first sequence number as its file.
+fn expect_first_seq(path: &Path, scan: &Scan, first_seq: u64) -> Result<(), StorageError> {
     if scan.first_seq != first_seq {
         return Err(corrupt(
             path,
@@ -618,6 +612,18 @@ fn expect_closed(
             ),
         ));
     }
+    Ok(())
+}
+
+fn expect_closed(
+    path: &Path,
+    file: &File,
+    scan: &Scan,
+    first_seq: u64,
+    next_first: u64,
+    max_record: u64,
+) -> Result<(), StorageError> {
+    expect_first_seq(path, scan, first_seq)?;
     match &scan.stop {
         // What follows the records of a recycled segment is its old
         // contents; the record count below is the check.
@@ -664,16 +670,7 @@ fn recover_last(
         .open(path)
         .map_err(io_err(format!("open {}", path.display())))?;
     let scan = scan_segment(path, &file, None, max_record, &mut |_, _| {})?;
-    if scan.first_seq != first_seq {
-        return Err(corrupt(
-            path,
-            0,
-            format!(
-                "header says first seq {}, name says {first_seq}",
-                scan.first_seq
-            ),
-        ));
-    }
+    expect_first_seq(path, &scan, first_seq)?;
     if let Some(stop) = &scan.stop {
         let next_seq = first_seq + scan.records;
         let tail = classify_tail(path, &file, &scan, stop, max_record)?;
@@ -736,42 +733,34 @@ fn create_segment(
     let name = segment_file_name(first_seq);
     let path = dir.join(&name);
     let make = || -> io::Result<(File, SegmentHeader)> {
-        let (reused, prepared) = match source {
-            Source::Spare(spare) => (open_spare(&spare).map(|(f, salt)| (f, spare, salt)), None),
-            Source::Prepared(p) => (None, Some(p)),
-            Source::New => (None, None),
+        // (file, its current path, the salt of its previous life, reused?)
+        let fresh = || -> io::Result<(File, PathBuf, Option<u32>, bool)> {
+            let tmp = dir.join(format!("{name}.tmp"));
+            Ok((
+                prepare(&tmp, opts.segment_bytes, opts.preallocate)?,
+                tmp,
+                None,
+                false,
+            ))
         };
-        let ready = prepared.and_then(|p| match p.take() {
-            Ok(ready) => Some(ready),
-            Err(e) => {
-                warn!(error = %e, "preparing the next segment failed; creating it now");
-                None
-            }
-        });
-        let (file, from, header) = match (reused, ready) {
-            (Some((file, from, old_salt)), _) => {
-                let header = SegmentHeader {
-                    first_seq,
-                    salt: new_salt(old_salt),
-                    recycled: true,
-                };
-                (file, from, header)
-            }
-            (None, ready) => {
-                let (file, from) = match ready {
-                    Some(ready) => ready,
-                    None => {
-                        let tmp = dir.join(format!("{name}.tmp"));
-                        (prepare(&tmp, opts.segment_bytes, opts.preallocate)?, tmp)
-                    }
-                };
-                let header = SegmentHeader {
-                    first_seq,
-                    salt: new_salt(None),
-                    recycled: false,
-                };
-                (file, from, header)
-            }
+        let (file, from, old_salt, recycled) = match source {
+            Source::Spare(spare) => match open_spare(&spare) {
+                Some((file, old_salt)) => (file, spare, old_salt, true),
+                None => fresh()?,
+            },
+            Source::Prepared(p) => match p.take() {
+                Ok((file, path)) => (file, path, None, false),
+                Err(e) => {
+                    warn!(error = %e, "preparing the next segment failed; creating it now");
+                    fresh()?
+                }
+            },
+            Source::New => fresh()?,
+        };
+        let header = SegmentHeader {
+            first_seq,
+            salt: new_salt(old_salt),
+            recycled,
         };
         file.write_all_at(&encode_segment_header(header), 0)?;
         file.sync_data()?;

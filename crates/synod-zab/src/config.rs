@@ -95,15 +95,14 @@ impl ZabConfig {
             self.election_ticks_min,
             self.election_ticks_max,
         )?;
-        for (name, value) in [
+        let positive = [
             ("establish_ticks", self.establish_ticks),
             ("max_batch_proposals", self.max_batch_proposals as u64),
             ("max_uncommitted_proposals", self.max_uncommitted_proposals),
             ("snapshot_chunk_bytes", self.snapshot_chunk_bytes as u64),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Zero(name));
-            }
+        ];
+        if let Some(name) = synod_core::settings::first_zero(&positive) {
+            return Err(ConfigError::Zero(name));
         }
         Ok(())
     }
