@@ -112,6 +112,9 @@ fn bench_cluster(args: &cli::BenchArgs) -> Result<(), String> {
             "  {:>3} clients: {:>8.0} writes/s  p50 {:.3} ms  p95 {:.3} ms  p99 {:.3} ms  ({} errors)",
             p.clients, p.writes_per_sec, p.latency_ms.p50, p.latency_ms.p95, p.latency_ms.p99, p.errors
         );
+        if let Some(e) = &p.first_error {
+            println!("       first error: {e}");
+        }
     }
     Ok(())
 }

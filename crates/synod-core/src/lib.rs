@@ -49,4 +49,4 @@ pub use rng::SeededRng;
 pub use stamp::{Stamp, Stamped};
 pub use state_machine::{RestoreError, StateMachine};
 pub use storage::{Loaded, MemStorage, Snapshot, Storage, StorageError, StoredRecord};
-pub use transport::Transport;
+pub use transport::{PeerSender, Transport};

@@ -8,12 +8,27 @@
 
 use crate::ids::NodeId;
 use async_trait::async_trait;
+use std::sync::Arc;
+
+/// The sending half of a transport, shareable across threads.
+///
+/// A driver hands it to whatever learns first that a message may leave: a
+/// storage thread sends the messages of an output right after its sync,
+/// without a trip back through the node loop.
+pub trait PeerSender: Send + Sync + 'static {
+    /// Queues `payload` for `to`; drops it if it cannot be queued.
+    fn send(&self, to: NodeId, payload: Vec<u8>);
+}
 
 /// Sends and receives byte payloads between the nodes of one cluster.
 #[async_trait]
 pub trait Transport: Send + 'static {
     /// Queues `payload` for `to`; drops it if it cannot be queued.
     fn send(&self, to: NodeId, payload: Vec<u8>);
+
+    /// A handle that sends exactly like [`send`](Self::send), in the same
+    /// per-peer order, from any thread.
+    fn sender(&self) -> Arc<dyn PeerSender>;
 
     /// The next payload from any peer, or `None` once the transport is shut
     /// down.

@@ -40,6 +40,8 @@ pub struct BenchPhase {
     pub writes: u64,
     /// Writes that failed (any error).
     pub errors: u64,
+    /// The first error seen, to tell a leader change from a timeout.
+    pub first_error: Option<String>,
     /// Acknowledged writes per second.
     pub writes_per_sec: f64,
     /// Latency of acknowledged writes.
@@ -84,32 +86,39 @@ pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, Stri
                 tokio::spawn(async move {
                     let mut lat = Vec::new();
                     let mut errors = 0u64;
+                    let mut first_error = None;
                     let mut i = 0u64;
                     while Instant::now() < deadline {
                         let t = Instant::now();
                         let key = format!("c{c}-{}", i % 64);
                         match client.write(&key, i.to_string().into_bytes()).await {
                             Ok(()) => lat.push(t.elapsed().as_secs_f64() * 1e3),
-                            Err(_) => errors += 1,
+                            Err(e) => {
+                                errors += 1;
+                                first_error.get_or_insert_with(|| e.to_string());
+                            }
                         }
                         i += 1;
                     }
-                    (lat, errors)
+                    (lat, errors, first_error)
                 })
             })
             .collect();
         let mut all = Vec::new();
         let mut errors = 0;
+        let mut first_error = None;
         for t in tasks {
-            let (l, e) = t.await.map_err(|e| e.to_string())?;
+            let (l, e, first) = t.await.map_err(|e| e.to_string())?;
             all.extend(l);
             errors += e;
+            first_error = first_error.or(first);
         }
         let secs = start.elapsed().as_secs_f64();
         phases.push(BenchPhase {
             clients: n,
             writes: all.len() as u64,
             errors,
+            first_error,
             writes_per_sec: all.len() as f64 / secs,
             latency_ms: Quantiles::of(&mut all),
         });

@@ -1,7 +1,7 @@
 //! The loop itself; see the [module docs](super).
 
 use super::calls::{ClientCall, NodeStatus};
-use super::persist::{Done, Job, PersistThread};
+use super::persist::{Done, Inline, Job, PersistThread};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -90,8 +90,7 @@ pub fn recover<P: Protocol, S: Storage, M: StateMachine>(
 }
 
 /// Effects released once their output is durable.
-struct Effects<P: Protocol> {
-    messages: Vec<(NodeId, P::Message)>,
+struct Effects {
     committed: Vec<Committed>,
     reads: Vec<RequestId>,
     replies: Vec<Reply>,
@@ -106,12 +105,14 @@ enum Pending<M: StateMachine> {
     Admin(oneshot::Sender<Result<(), ClientError>>),
 }
 
-struct Driver<P: Protocol, T: Transport, M: StateMachine> {
+struct Driver<P: Protocol, T: Transport, S: Storage, M: StateMachine> {
     core: P,
     transport: T,
     machine: M,
     config: NodeConfig,
-    persist: PersistThread<Effects<P>>,
+    persist: PersistThread<S, Effects>,
+    /// A storage failure met on the loop's own thread; the node stops.
+    failed: Option<StorageError>,
     pending: BTreeMap<RequestId, Pending<M>>,
     next_request: u64,
     records_durable: u64,
@@ -140,7 +141,7 @@ where
     S: Storage,
     M: StateMachine,
 {
-    let (persist, mut durable) = PersistThread::start(storage);
+    let (persist, mut durable) = PersistThread::start(storage, transport.sender());
     let last_snapshot = machine.applied_index();
     let mut d = Driver {
         core,
@@ -148,6 +149,7 @@ where
         machine,
         config,
         persist,
+        failed: None,
         pending: BTreeMap::new(),
         next_request: 1,
         records_durable: 0,
@@ -161,6 +163,9 @@ where
     let mut batch: Output<P> = Output::new();
     let mut batched = 0usize;
     let result = loop {
+        if let Some(e) = d.failed.take() {
+            break Err(NodeError::Storage(e));
+        }
         let flush_now = batched > 0 && batched >= d.config.max_batch;
         if flush_now {
             d.submit(std::mem::take(&mut batch));
@@ -233,7 +238,7 @@ where
     result
 }
 
-impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
+impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P, T, S, M> {
     fn request_id(&mut self) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request += 1;
@@ -302,8 +307,11 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
         }
     }
 
-    /// Hands an output to the storage thread, or carries it out at once when
-    /// it needs no persistence and nothing is queued ahead of it.
+    /// Hands an output to the storage thread. When nothing is queued ahead of
+    /// it, carries it out at once instead: directly if it needs no
+    /// persistence, else after persisting it on this thread (a lone write
+    /// then costs no thread wakeups; under load, outputs queue behind one
+    /// another and the storage thread's group commit takes over).
     fn submit(&mut self, mut out: Output<P>) {
         self.log_role_change();
         loop {
@@ -311,13 +319,16 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
             if out.is_empty() {
                 return;
             }
+            let messages = self.encode_all(std::mem::take(&mut out.messages));
             let effects = Effects {
-                messages: std::mem::take(&mut out.messages),
                 committed: std::mem::take(&mut out.committed),
                 reads: std::mem::take(&mut out.reads),
                 replies: std::mem::take(&mut out.replies),
             };
             if !out.needs_persist() && out.compact_through.is_none() && self.in_flight_jobs == 0 {
+                for (to, bytes) in messages {
+                    self.transport.send(to, bytes);
+                }
                 let mut next = Output::new();
                 self.release(
                     Done {
@@ -347,7 +358,25 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
                 records,
                 must_sync: out.must_sync,
                 compact_through: out.compact_through,
+                messages,
                 effects,
+            };
+            let job = if self.in_flight_jobs == 0 {
+                match self.persist.persist_now(job) {
+                    Inline::Done(done) => {
+                        let mut next = Output::new();
+                        self.release(done, &mut next);
+                        out = next;
+                        continue;
+                    }
+                    Inline::Failed(e) => {
+                        self.failed = Some(e);
+                        return;
+                    }
+                    Inline::Declined(job) => job,
+                }
+            } else {
+                job
             };
             self.in_flight_jobs += 1;
             if !self.persist.submit(job) {
@@ -357,8 +386,9 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
         }
     }
 
-    /// Carries out the effects of a durable output: send, apply, answer.
-    fn release(&mut self, done: Done<Effects<P>>, out: &mut Output<P>) {
+    /// Carries out the effects of a durable output whose messages have left:
+    /// apply, answer.
+    fn release(&mut self, done: Done<Effects>, out: &mut Output<P>) {
         let Done {
             effects,
             install,
@@ -367,7 +397,6 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
         if self.in_flight_jobs > 0 {
             self.in_flight_jobs -= 1;
         }
-        self.send_all(effects.messages);
         if let Some(snap) = install {
             self.install(snap);
         }
@@ -403,12 +432,20 @@ impl<P: Protocol + 'static, T: Transport, M: StateMachine> Driver<P, T, M> {
     }
 
     fn send_all(&self, messages: Vec<(NodeId, P::Message)>) {
+        for (to, bytes) in self.encode_all(messages) {
+            self.transport.send(to, bytes);
+        }
+    }
+
+    fn encode_all(&self, messages: Vec<(NodeId, P::Message)>) -> Vec<(NodeId, Vec<u8>)> {
+        let mut encoded = Vec::with_capacity(messages.len());
         for (to, msg) in messages {
             match codec::encode(&msg) {
-                Ok(bytes) => self.transport.send(to, bytes),
+                Ok(bytes) => encoded.push((to, bytes)),
                 Err(e) => error!(%to, error = %e, "message does not encode"),
             }
         }
+        encoded
     }
 
     fn install(&mut self, snap: Snapshot) {

@@ -8,10 +8,16 @@
 //!
 //! ```text
 //!  tick / message / call ──▶ core ──▶ Output ──▶ storage thread (append, one sync per batch)
-//!                                                      │ durable
-//!                                                      ▼
-//!                         send messages ◀── apply committed ◀── answer reads and replies
+//!                               │                      │ durable
+//!                               │                      ├──▶ send messages (from that thread)
+//!                               │                      ▼
+//!                               │       node loop: apply committed, answer reads and replies
+//!                               └──▶ eager messages leave at once
 //! ```
+//!
+//! Every send is a direct non-blocking socket write when the link is idle
+//! (see the transport), so a message leaves from whichever thread released
+//! it, without waking another task first.
 //!
 //! Outputs produced back-to-back (a burst of client writes, a burst of
 //! acknowledgements) are merged before they go to the storage thread, and the

@@ -18,12 +18,18 @@
 //!   backoff. Messages queue per peer up to `peer_queue_len`; beyond that
 //!   they are dropped (and counted), as the protocols tolerate loss and a
 //!   blocked send must never stall a consensus core.
+//! - A send on an idle link writes straight into the socket from the
+//!   caller's thread (the `link` module); only a backlog goes through the dialler's
+//!   task.
 
 mod handshake;
 mod io;
+mod link;
 
 pub use handshake::{Hello, MAGIC, VERSION};
 pub use io::{read_frame, write_frame, ReadFrameError};
+
+use link::{Flushed, Link, Sent};
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -31,8 +37,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use synod_core::{ClusterId, NodeId, Transport};
-use tokio::io::{AsyncWriteExt, BufWriter};
+use synod_core::{ClusterId, NodeId, PeerSender, Transport};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -102,7 +107,7 @@ pub struct TransportStats {
 
 /// A running TCP transport. Dropping it stops every task it started.
 pub struct TcpTransport {
-    outbound: BTreeMap<NodeId, mpsc::Sender<Vec<u8>>>,
+    outbound: Arc<Outbound>,
     inbound: mpsc::Receiver<(NodeId, Vec<u8>)>,
     local_addr: SocketAddr,
     stats: Arc<TransportStats>,
@@ -123,15 +128,19 @@ impl TcpTransport {
         ));
         let mut outbound = BTreeMap::new();
         for (&peer, &addr) in &config.peers {
-            let (tx, rx) = mpsc::channel(config.peer_queue_len.max(1));
-            outbound.insert(peer, tx);
+            let link = Arc::new(Link::new(config.peer_queue_len));
+            outbound.insert(peer, link.clone());
             tasks.push(tokio::spawn(
-                dial_loop(peer, addr, config.clone(), rx, stats.clone()).in_current_span(),
+                dial_loop(peer, addr, config.clone(), link, stats.clone()).in_current_span(),
             ));
         }
         info!(%local_addr, peers = config.peers.len(), "transport listening");
         Ok(Self {
-            outbound,
+            outbound: Arc::new(Outbound {
+                links: outbound,
+                max_frame_bytes: config.max_frame_bytes,
+                stats: stats.clone(),
+            }),
             inbound: in_rx,
             local_addr,
             stats,
@@ -158,16 +167,35 @@ impl Drop for TcpTransport {
     }
 }
 
+/// Every outgoing link, shared by the transport and its [`PeerSender`]s.
+struct Outbound {
+    links: BTreeMap<NodeId, Arc<Link>>,
+    max_frame_bytes: usize,
+    stats: Arc<TransportStats>,
+}
+
+impl PeerSender for Outbound {
+    fn send(&self, to: NodeId, payload: Vec<u8>) {
+        if payload.len() > self.max_frame_bytes {
+            warn!(%to, bytes = payload.len(), max = self.max_frame_bytes, "refusing to send an oversized frame");
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let sent = self.links.get(&to).map(|link| link.send(&payload));
+        if sent != Some(Sent::Accepted) {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 #[async_trait]
 impl Transport for TcpTransport {
     fn send(&self, to: NodeId, payload: Vec<u8>) {
-        let queued = self
-            .outbound
-            .get(&to)
-            .is_some_and(|tx| tx.try_send(payload).is_ok());
-        if !queued {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.outbound.send(to, payload);
+    }
+
+    fn sender(&self) -> Arc<dyn PeerSender> {
+        self.outbound.clone()
     }
 
     async fn recv(&mut self) -> Option<(NodeId, Vec<u8>)> {
@@ -179,16 +207,14 @@ async fn dial_loop(
     peer: NodeId,
     addr: SocketAddr,
     config: Arc<TransportConfig>,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    link: Arc<Link>,
     stats: Arc<TransportStats>,
 ) {
     let hello = synod_core::codec::encode(&Hello::new(config.cluster, config.id, peer))
         .expect("hello encodes");
     let mut backoff = config.backoff_min;
-    // A message taken off the queue but not yet written survives a reconnect.
-    let mut carry: Option<Vec<u8>> = None;
     loop {
-        let stream = match TcpStream::connect(addr).await {
+        let mut stream = match TcpStream::connect(addr).await {
             Ok(s) => s,
             Err(e) => {
                 debug!(%peer, %addr, error = %e, "connect failed; retrying in {backoff:?}");
@@ -198,52 +224,36 @@ async fn dial_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        stats.connects.fetch_add(1, Ordering::Relaxed);
-        let mut w = BufWriter::with_capacity(64 << 10, stream);
-        match send_until_error(&mut w, &hello, &mut rx, &mut carry, config.max_frame_bytes).await {
-            Ok(()) => return, // the transport was dropped
-            Err(e) => {
-                debug!(%peer, %addr, error = %e, "connection lost; reconnecting");
-                backoff = config.backoff_min;
-                tokio::time::sleep(backoff).await;
-            }
+        if let Err(e) = write_frame(&mut stream, &hello).await {
+            debug!(%peer, %addr, error = %e, "hello not sent; reconnecting");
+            tokio::time::sleep(backoff).await;
+            continue;
         }
+        stats.connects.fetch_add(1, Ordering::Relaxed);
+        backoff = config.backoff_min;
+        let stream = Arc::new(stream);
+        link.connect(stream.clone());
+        let e = drain(&link, &stream).await;
+        debug!(%peer, %addr, error = %e, "connection lost; reconnecting");
+        tokio::time::sleep(backoff).await;
     }
 }
 
-async fn send_until_error(
-    w: &mut BufWriter<TcpStream>,
-    hello: &[u8],
-    rx: &mut mpsc::Receiver<Vec<u8>>,
-    carry: &mut Option<Vec<u8>>,
-    max: usize,
-) -> std::io::Result<()> {
-    write_frame(w, hello).await?;
-    w.flush().await?;
+/// Writes whatever direct sends left queued, until the connection fails.
+async fn drain(link: &Link, stream: &TcpStream) -> std::io::Error {
     loop {
-        let first = match carry.take() {
-            Some(m) => m,
-            None => match rx.recv().await {
-                Some(m) => m,
-                None => return Ok(()),
-            },
-        };
-        let mut next = Some(first);
-        // Write everything already queued, then flush once.
-        while let Some(msg) = next {
-            if msg.len() > max {
-                warn!(
-                    bytes = msg.len(),
-                    max, "refusing to send an oversized frame"
-                );
-            } else {
-                *carry = Some(msg);
-                write_frame(w, carry.as_deref().expect("just set")).await?;
-                *carry = None;
+        match link.flush() {
+            Ok(Flushed::Drained) => link.woken().await,
+            Ok(Flushed::Blocked) => {
+                if let Err(e) = stream.writable().await {
+                    return e;
+                }
             }
-            next = rx.try_recv().ok();
+            Ok(Flushed::Disconnected) => {
+                return std::io::Error::new(std::io::ErrorKind::BrokenPipe, "write failed")
+            }
+            Err(e) => return e,
         }
-        w.flush().await?;
     }
 }
 
