@@ -109,6 +109,11 @@ pub struct BenchArgs {
     /// Client counts of the cluster benchmark, one phase each.
     #[arg(long, default_value = "1,64", value_delimiter = ',')]
     pub clients: Vec<usize>,
+    /// Connections the clients of a phase share, requests pipelined (as
+    /// etcd's benchmark shares --conns among --clients); by default every
+    /// client has its own connection.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub conns: Option<u64>,
     /// Nodes of the cluster benchmark (1 measures the node without
     /// replication, a baseline for the cost of consensus).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]

@@ -93,6 +93,7 @@ fn bench_cluster(args: &cli::BenchArgs) -> Result<(), String> {
         nodes: args.nodes as usize,
         seconds: args.seconds,
         clients: args.clients.clone(),
+        conns: args.conns.map(|c| c as usize),
         dir: dir.clone(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -109,8 +110,8 @@ fn bench_cluster(args: &cli::BenchArgs) -> Result<(), String> {
     );
     for p in &phases {
         println!(
-            "  {:>3} clients: {:>8.0} writes/s  p50 {:.3} ms  p95 {:.3} ms  p99 {:.3} ms  ({} errors)",
-            p.clients, p.writes_per_sec, p.latency_ms.p50, p.latency_ms.p95, p.latency_ms.p99, p.errors
+            "  {:>3} clients / {:>2} conns: {:>8.0} writes/s  p50 {:.3} ms  p95 {:.3} ms  p99 {:.3} ms  ({} errors)",
+            p.clients, p.conns, p.writes_per_sec, p.latency_ms.p50, p.latency_ms.p95, p.latency_ms.p99, p.errors
         );
         if let Some(e) = &p.first_error {
             println!("       first error: {e}");

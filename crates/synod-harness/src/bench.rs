@@ -10,8 +10,9 @@ use crate::results::Quantiles;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
+use synod_core::ClientError;
 use synod_core::NodeId;
-use synod_kv::{ClientConfig, KvClient};
+use synod_kv::{ClientConfig, KvClient, SharedConnection};
 use tokio::time::Instant;
 
 /// What to measure.
@@ -27,6 +28,10 @@ pub struct BenchConfig {
     pub seconds: f64,
     /// The client counts to measure, one phase each.
     pub clients: Vec<usize>,
+    /// `None`: every client has its own connection (and follows redirects).
+    /// `Some(n)`: the clients of a phase share `n` pipelined connections to
+    /// the leader, as etcd's benchmark shares `--conns` among `--clients`.
+    pub conns: Option<usize>,
     /// Where data dirs and logs go.
     pub dir: PathBuf,
 }
@@ -36,6 +41,8 @@ pub struct BenchConfig {
 pub struct BenchPhase {
     /// Concurrent clients.
     pub clients: usize,
+    /// Connections they used.
+    pub conns: usize,
     /// Writes acknowledged.
     pub writes: u64,
     /// Writes that failed (any error).
@@ -46,6 +53,21 @@ pub struct BenchPhase {
     pub writes_per_sec: f64,
     /// Latency of acknowledged writes.
     pub latency_ms: Quantiles,
+}
+
+/// How one bench client sends its writes.
+enum Writer {
+    Own(KvClient),
+    Shared(SharedConnection),
+}
+
+impl Writer {
+    async fn write(&mut self, key: &str, value: Vec<u8>) -> Result<(), ClientError> {
+        match self {
+            Writer::Own(c) => c.write(key, value).await,
+            Writer::Shared(c) => c.write(key, value).await,
+        }
+    }
 }
 
 async fn leader(cluster: &Cluster) -> Option<NodeId> {
@@ -78,11 +100,32 @@ pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, Stri
     for &n in &config.clients {
         let deadline = Instant::now() + Duration::from_secs_f64(config.seconds);
         let start = Instant::now();
-        let tasks: Vec<_> = (0..n)
-            .map(|c| {
+        let shared = match config.conns {
+            Some(k) => {
                 let mut cc = ClientConfig::new(addrs.clone());
                 cc.timeout = Duration::from_secs(5);
-                let mut client = KvClient::new(cc, home);
+                let mut conns = Vec::new();
+                for _ in 0..k.clamp(1, n.max(1)) {
+                    let addr = addrs[&home];
+                    conns.push(
+                        SharedConnection::connect(addr, &cc)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                conns
+            }
+            None => Vec::new(),
+        };
+        let tasks: Vec<_> = (0..n)
+            .map(|c| {
+                let mut writer = if shared.is_empty() {
+                    let mut cc = ClientConfig::new(addrs.clone());
+                    cc.timeout = Duration::from_secs(5);
+                    Writer::Own(KvClient::new(cc, home))
+                } else {
+                    Writer::Shared(shared[c % shared.len()].clone())
+                };
                 tokio::spawn(async move {
                     let mut lat = Vec::new();
                     let mut errors = 0u64;
@@ -91,7 +134,7 @@ pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, Stri
                     while Instant::now() < deadline {
                         let t = Instant::now();
                         let key = format!("c{c}-{}", i % 64);
-                        match client.write(&key, i.to_string().into_bytes()).await {
+                        match writer.write(&key, i.to_string().into_bytes()).await {
                             Ok(()) => lat.push(t.elapsed().as_secs_f64() * 1e3),
                             Err(e) => {
                                 errors += 1;
@@ -116,6 +159,7 @@ pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, Stri
         let secs = start.elapsed().as_secs_f64();
         phases.push(BenchPhase {
             clients: n,
+            conns: if shared.is_empty() { n } else { shared.len() },
             writes: all.len() as u64,
             errors,
             first_error,

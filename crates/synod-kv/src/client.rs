@@ -1,6 +1,8 @@
 //! The client library: talks to `synod-node`'s client port.
 //!
 //! - [`Connection`]: one TCP connection to one node, one request at a time.
+//! - [`SharedConnection`](crate::shared::SharedConnection): one connection
+//!   that many tasks use at once, requests pipelined.
 //! - [`KvClient`]: bound to a home node (as Jepsen binds each client to a
 //!   node), it follows definite not-leader redirects to the leader for writes
 //!   and linearizable reads, and serves local reads from its home node.
@@ -48,6 +50,18 @@ impl ClientConfig {
     }
 }
 
+/// Opens a TCP connection to a node's client port. Failure is definite:
+/// nothing was sent.
+pub(crate) async fn dial(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, ClientError> {
+    let unavailable = |reason: String| ClientError::Unavailable { reason };
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| unavailable(format!("connect to {addr} timed out")))?
+        .map_err(|e| unavailable(format!("connect to {addr}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
 /// One connection to one node.
 #[derive(Debug)]
 pub struct Connection {
@@ -67,12 +81,7 @@ impl Connection {
         timeout: Duration,
         max_frame_bytes: usize,
     ) -> Result<Self, ClientError> {
-        let unavailable = |reason: String| ClientError::Unavailable { reason };
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| unavailable(format!("connect to {addr} timed out")))?
-            .map_err(|e| unavailable(format!("connect to {addr}: {e}")))?;
-        let _ = stream.set_nodelay(true);
+        let stream = dial(addr, timeout).await?;
         Ok(Self {
             stream,
             decoder: FrameDecoder::new(max_frame_bytes),

@@ -11,16 +11,21 @@
 //!   responses, per-read consistency, the `status` admin request);
 //! - [`client`]: the client library, which finds the leader, follows
 //!   definite redirects, and reports timeouts as indefinite without ever
-//!   retrying them.
+//!   retrying them;
+//! - [`shared`]: [`SharedConnection`], one connection that many concurrent
+//!   callers pipeline their requests through (how a load generator or a
+//!   busy service talks to a node without a socket per caller).
 
 pub mod client;
 pub mod crdt;
 pub mod machine;
+pub mod shared;
 pub mod wire;
 
 pub use client::{ClientConfig, Connection, KvClient};
 pub use crdt::CrdtKv;
 pub use machine::{KvAnswer, KvCommand, KvOutput, KvQuery, KvStore};
+pub use shared::SharedConnection;
 pub use wire::{Op, OpResult, Request, Response};
 
 /// A state machine that serves the key-value client protocol: it answers

@@ -172,3 +172,37 @@ async fn sends_to_unknown_peers_are_dropped_and_counted() {
     t.send(NodeId(42), vec![1]);
     assert_eq!(t.stats().dropped.load(Ordering::Relaxed), 1);
 }
+
+#[tokio::test]
+async fn a_burst_beyond_the_socket_buffers_arrives_whole_and_in_order_from_any_thread() {
+    let (a1, a2) = (free_addr(), free_addr());
+    let t1 = TcpTransport::start(config(1, a1, &[(2, a2)]))
+        .await
+        .unwrap();
+    // The receiver takes one message at a time into its queue, so its
+    // sockets fill up and the sender's direct writes hit a full buffer:
+    // the rest must wait in the link's backlog and still arrive in order.
+    let mut c2 = config(2, a2, &[(1, a1)]);
+    c2.inbound_queue_len = 1;
+    let mut t2 = TcpTransport::start(c2).await.unwrap();
+    const N: u32 = 400;
+    const BYTES: usize = 32 << 10;
+    let message = |i: u32| {
+        let mut m = vec![(i % 251) as u8; BYTES];
+        m[..4].copy_from_slice(&i.to_be_bytes());
+        m
+    };
+    let sender = t1.sender();
+    let sending = std::thread::spawn(move || {
+        for i in 0..N {
+            sender.send(NodeId(2), message(i));
+        }
+    });
+    for i in 0..N {
+        let (from, got) = recv(&mut t2).await;
+        assert_eq!(from, NodeId(1));
+        assert!(got == message(i), "message {i} arrived whole and in order");
+    }
+    sending.join().unwrap();
+    assert_eq!(t1.stats().dropped.load(Ordering::Relaxed), 0);
+}

@@ -2,7 +2,7 @@
 
 use super::calls::{ClientCall, NodeStatus};
 use super::persist::{Done, Inline, Job, PersistThread};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 use synod_core::codec;
@@ -89,6 +89,13 @@ pub fn recover<P: Protocol, S: Storage, M: StateMachine>(
     })
 }
 
+/// An output's effects waiting for job `after` to be durable.
+struct Held {
+    after: u64,
+    messages: Vec<(NodeId, Vec<u8>)>,
+    effects: Effects,
+}
+
 /// Effects released once their output is durable.
 struct Effects {
     committed: Vec<Committed>,
@@ -117,7 +124,12 @@ struct Driver<P: Protocol, T: Transport, S: Storage, M: StateMachine> {
     next_request: u64,
     records_durable: u64,
     last_snapshot: u64,
-    in_flight_jobs: u64,
+    /// Jobs handed to the storage thread, and how many came back durable.
+    jobs_submitted: u64,
+    jobs_done: u64,
+    /// Outputs that needed no persistence but came while jobs were in
+    /// flight, each with the job it must follow (effects leave in order).
+    held: VecDeque<Held>,
     /// (role, term, leader) last logged, to log changes only.
     last_role: (String, u64, Option<NodeId>),
 }
@@ -154,7 +166,9 @@ where
         next_request: 1,
         records_durable: 0,
         last_snapshot,
-        in_flight_jobs: 0,
+        jobs_submitted: 0,
+        jobs_done: 0,
+        held: VecDeque::new(),
         last_role: (String::new(), 0, None),
     };
     let mut ticker = tokio::time::interval(d.config.tick);
@@ -177,7 +191,7 @@ where
             done = durable.recv() => match done {
                 Some(Ok(done)) => {
                     let mut out = Output::new();
-                    d.release(done, &mut out);
+                    d.on_durable(done, &mut out);
                     batch.append(&mut out);
                     batched += 1;
                 }
@@ -307,14 +321,18 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
         }
     }
 
-    /// Hands an output to the storage thread. When nothing is queued ahead of
-    /// it, carries it out at once instead: directly if it needs no
-    /// persistence, else after persisting it on this thread (a lone write
-    /// then costs no thread wakeups; under load, outputs queue behind one
-    /// another and the storage thread's group commit takes over).
+    /// Carries out an output in order behind everything before it:
+    /// - needs no persistence: at once if no job is in flight, else held
+    ///   until the last job is durable;
+    /// - needs persistence, nothing in flight, no eager messages sent: on
+    ///   this thread (a lone write then costs no thread wakeups);
+    /// - otherwise: to the storage thread, whose group commit takes over
+    ///   under load.
     fn submit(&mut self, mut out: Output<P>) {
         self.log_role_change();
         loop {
+            // Peers now work on what we sent: stay free to hear their answers.
+            let awaiting_peers = !out.eager_messages.is_empty();
             self.send_all(std::mem::take(&mut out.eager_messages));
             if out.is_empty() {
                 return;
@@ -325,7 +343,11 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
                 reads: std::mem::take(&mut out.reads),
                 replies: std::mem::take(&mut out.replies),
             };
-            if !out.needs_persist() && out.compact_through.is_none() && self.in_flight_jobs == 0 {
+            if !out.needs_persist() && out.compact_through.is_none() {
+                if self.jobs_submitted > self.jobs_done {
+                    self.hold(messages, effects);
+                    return;
+                }
                 for (to, bytes) in messages {
                     self.transport.send(to, bytes);
                 }
@@ -361,7 +383,7 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
                 messages,
                 effects,
             };
-            let job = if self.in_flight_jobs == 0 {
+            let job = if self.jobs_submitted == self.jobs_done && !awaiting_peers {
                 match self.persist.persist_now(job) {
                     Inline::Done(done) => {
                         let mut next = Output::new();
@@ -378,11 +400,43 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
             } else {
                 job
             };
-            self.in_flight_jobs += 1;
+            self.jobs_submitted += 1;
             if !self.persist.submit(job) {
                 error!("storage thread is gone; dropping output");
             }
             return;
+        }
+    }
+
+    /// An output that needs no persistence came while jobs are in flight:
+    /// its effects must follow the last job's (a message may speak of
+    /// records that job is still writing, an apply must follow the applies
+    /// queued before it), so they wait for that job, not for a sync of their
+    /// own.
+    fn hold(&mut self, messages: Vec<(NodeId, Vec<u8>)>, effects: Effects) {
+        self.held.push_back(Held {
+            after: self.jobs_submitted,
+            messages,
+            effects,
+        });
+    }
+
+    /// A job is durable (its messages have left): release it, then every
+    /// held output that was waiting for it.
+    fn on_durable(&mut self, done: Done<Effects>, out: &mut Output<P>) {
+        self.jobs_done += 1;
+        self.release(done, out);
+        while self.held.front().is_some_and(|h| h.after <= self.jobs_done) {
+            let h = self.held.pop_front().expect("front exists");
+            for (to, bytes) in h.messages {
+                self.transport.send(to, bytes);
+            }
+            let done = Done {
+                effects: h.effects,
+                install: None,
+                records: 0,
+            };
+            self.release(done, out);
         }
     }
 
@@ -394,9 +448,6 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
             install,
             records,
         } = done;
-        if self.in_flight_jobs > 0 {
-            self.in_flight_jobs -= 1;
-        }
         if let Some(snap) = install {
             self.install(snap);
         }

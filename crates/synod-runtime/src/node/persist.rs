@@ -14,7 +14,9 @@
 //!
 //! When nothing is queued, a small job (records and hard state, no snapshot
 //! or compaction) is persisted on the loop's own thread instead
-//! ([`PersistThread::persist_now`]): a lone write would otherwise pay two
+//! ([`PersistThread::persist_now`]), unless the same output sent eager
+//! messages (then peers are working in parallel and the loop must stay free
+//! to hear their answers). A lone write would otherwise pay two
 //! thread wakeups, one to hand the job over and one to hear it is done,
 //! which on a 2-vCPU machine cost more than the fdatasync itself. The loop
 //! then blocks for one sync. That delays only ticks and local reads: with
