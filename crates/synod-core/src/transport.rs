@@ -18,6 +18,14 @@ use std::sync::Arc;
 pub trait PeerSender: Send + Sync + 'static {
     /// Queues `payload` for `to`; drops it if it cannot be queued.
     fn send(&self, to: NodeId, payload: Vec<u8>);
+
+    /// Sends several payloads, in order per peer. A transport may write a
+    /// peer's share in one go (one syscall for a burst of messages).
+    fn send_many(&self, messages: Vec<(NodeId, Vec<u8>)>) {
+        for (to, payload) in messages {
+            self.send(to, payload);
+        }
+    }
 }
 
 /// Sends and receives byte payloads between the nodes of one cluster.

@@ -4,11 +4,12 @@ use super::calls::{ClientCall, NodeStatus};
 use super::persist::{Done, Inline, Job, PersistThread};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use synod_core::codec;
 use synod_core::{
-    ClientError, Committed, LogRecord, Output, Proposal, Protocol, ReadConsistency, Recovered,
-    Reply, RequestId, StateMachine, Storage, StorageError, StoredRecord, Transport,
+    ClientError, Committed, LogRecord, Output, PeerSender, Proposal, Protocol, ReadConsistency,
+    Recovered, Reply, RequestId, StateMachine, Storage, StorageError, StoredRecord, Transport,
 };
 use synod_core::{NodeId, Snapshot};
 use tokio::sync::{mpsc, oneshot};
@@ -115,6 +116,8 @@ enum Pending<M: StateMachine> {
 struct Driver<P: Protocol, T: Transport, S: Storage, M: StateMachine> {
     core: P,
     transport: T,
+    /// Sends on the transport's links (a burst to one peer in one write).
+    sender: Arc<dyn PeerSender>,
     machine: M,
     config: NodeConfig,
     persist: PersistThread<S, Effects>,
@@ -153,11 +156,13 @@ where
     S: Storage,
     M: StateMachine,
 {
-    let (persist, mut durable) = PersistThread::start(storage, transport.sender());
+    let sender = transport.sender();
+    let (persist, mut durable) = PersistThread::start(storage, sender.clone());
     let last_snapshot = machine.applied_index();
     let mut d = Driver {
         core,
         transport,
+        sender,
         machine,
         config,
         persist,
@@ -348,9 +353,7 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
                     self.hold(messages, effects);
                     return;
                 }
-                for (to, bytes) in messages {
-                    self.transport.send(to, bytes);
-                }
+                self.sender.send_many(messages);
                 let mut next = Output::new();
                 self.release(
                     Done {
@@ -428,9 +431,7 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
         self.release(done, out);
         while self.held.front().is_some_and(|h| h.after <= self.jobs_done) {
             let h = self.held.pop_front().expect("front exists");
-            for (to, bytes) in h.messages {
-                self.transport.send(to, bytes);
-            }
+            self.sender.send_many(h.messages);
             let done = Done {
                 effects: h.effects,
                 install: None,
@@ -483,8 +484,8 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
     }
 
     fn send_all(&self, messages: Vec<(NodeId, P::Message)>) {
-        for (to, bytes) in self.encode_all(messages) {
-            self.transport.send(to, bytes);
+        if !messages.is_empty() {
+            self.sender.send_many(self.encode_all(messages));
         }
     }
 

@@ -92,8 +92,14 @@ impl<S: Storage, E: Send + 'static> PersistThread<S, E> {
                     batch.extend(rx.try_iter());
                     let mut storage = lock(&shared);
                     let result = persist_batch(&mut *storage, batch).and_then(|(done, compact)| {
-                        for (messages, d) in done {
-                            send_all(&*thread_sender, messages);
+                        let mut messages = Vec::new();
+                        let mut released = Vec::with_capacity(done.len());
+                        for (m, d) in done {
+                            messages.extend(m);
+                            released.push(d);
+                        }
+                        send_all(&*thread_sender, messages);
+                        for d in released {
                             if done_tx.send(Ok(d)).is_err() {
                                 return Ok(());
                             }
@@ -168,8 +174,8 @@ fn lock<S>(storage: &Mutex<S>) -> MutexGuard<'_, S> {
 }
 
 fn send_all(sender: &dyn PeerSender, messages: Vec<(NodeId, Vec<u8>)>) {
-    for (to, payload) in messages {
-        sender.send(to, payload);
+    if !messages.is_empty() {
+        sender.send_many(messages);
     }
 }
 

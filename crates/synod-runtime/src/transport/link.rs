@@ -28,15 +28,6 @@ use tokio::sync::Notify;
 /// Frames handed to one `writev` at most.
 const MAX_SLICES: usize = 64;
 
-/// What happened to a frame given to [`Link::send`].
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Sent {
-    /// Written to the socket or queued behind earlier frames.
-    Accepted,
-    /// The queue was full; the frame was dropped.
-    QueueFull,
-}
-
 /// The shared send side of one link.
 pub(crate) struct Link {
     state: Mutex<LinkState>,
@@ -83,20 +74,26 @@ impl Link {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends one payload: writes it now if nothing is queued ahead of it and
-    /// the socket takes it, else queues it for the writer task.
-    pub fn send(&self, payload: &[u8]) -> Sent {
+    /// Sends payloads in order: writes them now (in one `writev`) if nothing
+    /// is queued ahead of them and the socket takes them, else queues them
+    /// for the writer task. Returns how many were dropped for a full queue.
+    pub fn send<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> usize {
         let mut s = self.lock();
-        if s.frames.len() >= self.limit {
-            return Sent::QueueFull;
+        let idle = s.frames.is_empty();
+        let mut dropped = 0;
+        for payload in payloads {
+            if s.frames.len() >= self.limit {
+                dropped += 1;
+                continue;
+            }
+            let mut frame = Vec::with_capacity(HEADER_BYTES + payload.len());
+            frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            frame.extend_from_slice(payload);
+            s.frames.push_back(frame);
         }
-        let mut frame = Vec::with_capacity(HEADER_BYTES + payload.len());
-        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        frame.extend_from_slice(payload);
-        s.frames.push_back(frame);
-        if s.frames.len() > 1 {
-            // The writer already owns a backlog and will take this one too.
-            return Sent::Accepted;
+        if !idle || s.frames.is_empty() {
+            // The writer already owns a backlog and will take these too.
+            return dropped;
         }
         match s.flush() {
             Ok(Flushed::Drained) | Ok(Flushed::Disconnected) => {}
@@ -106,7 +103,7 @@ impl Link {
                 self.wake.notify_one();
             }
         }
-        Sent::Accepted
+        dropped
     }
 
     /// Makes `stream` the link's connection. A frame the last connection cut
@@ -204,9 +201,9 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_new_frames() {
-        let link = Link::new(2);
-        assert_eq!(link.send(b"a"), Sent::Accepted);
-        assert_eq!(link.send(b"b"), Sent::Accepted);
-        assert_eq!(link.send(b"c"), Sent::QueueFull);
+        let link = Link::new(3);
+        assert_eq!(link.send([&b"a"[..], b"b"]), 0);
+        assert_eq!(link.send([&b"c"[..], b"d", b"e"]), 2);
+        assert_eq!(link.lock().frames.len(), 3);
     }
 }

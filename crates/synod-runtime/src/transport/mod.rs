@@ -29,7 +29,7 @@ mod link;
 pub use handshake::{Hello, MAGIC, VERSION};
 pub use io::{read_frame, write_frame, ReadFrameError};
 
-use link::{Flushed, Link, Sent};
+use link::{Flushed, Link};
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -176,14 +176,27 @@ struct Outbound {
 
 impl PeerSender for Outbound {
     fn send(&self, to: NodeId, payload: Vec<u8>) {
-        if payload.len() > self.max_frame_bytes {
-            warn!(%to, bytes = payload.len(), max = self.max_frame_bytes, "refusing to send an oversized frame");
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+        self.send_many(vec![(to, payload)]);
+    }
+
+    fn send_many(&self, messages: Vec<(NodeId, Vec<u8>)>) {
+        let mut by_peer: BTreeMap<NodeId, Vec<Vec<u8>>> = BTreeMap::new();
+        for (to, payload) in messages {
+            if payload.len() > self.max_frame_bytes {
+                warn!(%to, bytes = payload.len(), max = self.max_frame_bytes, "refusing to send an oversized frame");
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            by_peer.entry(to).or_default().push(payload);
         }
-        let sent = self.links.get(&to).map(|link| link.send(&payload));
-        if sent != Some(Sent::Accepted) {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        for (to, payloads) in by_peer {
+            let dropped = match self.links.get(&to) {
+                Some(link) => link.send(payloads.iter().map(Vec::as_slice)),
+                None => payloads.len(),
+            };
+            self.stats
+                .dropped
+                .fetch_add(dropped as u64, Ordering::Relaxed);
         }
     }
 }
