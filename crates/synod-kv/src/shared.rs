@@ -117,19 +117,25 @@ impl SharedConnection {
 }
 
 /// The socket's owner: writes queued requests in batches, routes answers.
-async fn own_socket(mut stream: TcpStream, mut calls: mpsc::Receiver<Call>, max_frame: usize) {
+/// It never waits on a write without also reading, so a node that is itself
+/// blocked writing large answers back can never deadlock the two of them.
+async fn own_socket(stream: TcpStream, mut calls: mpsc::Receiver<Call>, max_frame: usize) {
+    let (mut reader, mut writer) = stream.into_split();
     let mut waiting: BTreeMap<u64, oneshot::Sender<Answer>> = BTreeMap::new();
     let mut next_id = 1u64;
     let mut decoder = FrameDecoder::new(max_frame);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    // Encoded requests; `out[written..]` is not on the wire yet.
     let mut out = Vec::new();
+    let mut written = 0;
     let reason = loop {
         if waiting.len() >= MAX_IN_FLIGHT {
             // Callers that gave up (timed out) free their places.
             waiting.retain(|_, reply| !reply.is_closed());
         }
+        let room = waiting.len() < MAX_IN_FLIGHT;
         tokio::select! {
-            call = calls.recv(), if waiting.len() < MAX_IN_FLIGHT => {
+            call = calls.recv(), if room => {
                 let Some(call) = call else {
                     // Every handle is gone; nobody waits for anything.
                     return;
@@ -142,12 +148,19 @@ async fn own_socket(mut stream: TcpStream, mut calls: mpsc::Receiver<Call>, max_
                     }
                     next = if waiting.len() < MAX_IN_FLIGHT { calls.try_recv().ok() } else { None };
                 }
-                if let Err(e) = stream.write_all(&out).await {
-                    break format!("write: {e}");
-                }
-                out.clear();
             }
-            read = stream.read(&mut chunk) => match read {
+            sent = writer.write(&out[written..]), if written < out.len() => match sent {
+                Ok(0) => break "write: connection closed".to_string(),
+                Ok(n) => {
+                    written += n;
+                    if written == out.len() {
+                        out.clear();
+                        written = 0;
+                    }
+                }
+                Err(e) => break format!("write: {e}"),
+            },
+            read = reader.read(&mut chunk) => match read {
                 Ok(0) => break "closed by the node".to_string(),
                 Ok(n) => {
                     decoder.push(&chunk[..n]);

@@ -24,23 +24,30 @@ fn addr(config: &ClientConfig) -> SocketAddr {
     config.nodes[&NodeId(1)]
 }
 
-/// Reads exactly `n` requests from `s`.
-async fn read_requests(s: &mut TcpStream, n: usize) -> Vec<Request> {
-    let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME_BYTES);
+/// Reads exactly `n` requests from `s`, through a decoder that keeps
+/// whatever the reads brought beyond the `n`th.
+async fn read_requests_with(
+    s: &mut TcpStream,
+    decoder: &mut FrameDecoder,
+    n: usize,
+) -> Vec<Request> {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 4096];
     while got.len() < n {
-        while let Some(f) = decoder.next_frame().unwrap() {
+        if let Some(f) = decoder.next_frame().unwrap() {
             got.push(codec::decode::<Request>(&f).unwrap());
-        }
-        if got.len() >= n {
-            break;
+            continue;
         }
         let k = s.read(&mut buf).await.unwrap();
         assert!(k > 0, "client closed early");
         decoder.push(&buf[..k]);
     }
     got
+}
+
+/// Reads exactly `n` requests from a fresh connection's start.
+async fn read_requests(s: &mut TcpStream, n: usize) -> Vec<Request> {
+    read_requests_with(s, &mut FrameDecoder::new(DEFAULT_MAX_FRAME_BYTES), n).await
 }
 
 async fn answer(s: &mut TcpStream, r: &Response) {
@@ -168,5 +175,53 @@ async fn an_oversized_response_header_breaks_the_connection_without_allocating()
         .await
         .unwrap_err();
     assert!(matches!(e, ClientError::ConnectionLost { .. }), "{e:?}");
+    drop(node.await.unwrap());
+}
+
+#[tokio::test]
+async fn large_requests_and_large_answers_in_both_directions_do_not_deadlock() {
+    // The node answers with megabytes before it reads on, while the client
+    // still has megabytes of requests to write. A client that waited on its
+    // writes without reading would wait forever, and so would the node.
+    const CALLS: usize = 200;
+    const VALUE: usize = 256 << 10;
+    let (listener, config) = fake_node().await;
+    let node = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME_BYTES);
+        let first = read_requests_with(&mut s, &mut decoder, 1).await;
+        let junk = Response {
+            id: u64::MAX, // nobody waits for it
+            result: Ok(OpResult::Value(Some(vec![7; 4 << 20]))),
+        };
+        for _ in 0..4 {
+            answer(&mut s, &junk).await;
+        }
+        let mut rest = read_requests_with(&mut s, &mut decoder, CALLS - 1).await;
+        rest.extend(first);
+        for r in rest {
+            answer(
+                &mut s,
+                &Response {
+                    id: r.id,
+                    result: Ok(OpResult::Done),
+                },
+            )
+            .await;
+        }
+        s
+    });
+    let conn = SharedConnection::connect(addr(&config), &config)
+        .await
+        .unwrap();
+    let calls: Vec<_> = (0..CALLS)
+        .map(|i| {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.write(&format!("k{i}"), vec![1; VALUE]).await })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
     drop(node.await.unwrap());
 }

@@ -182,7 +182,7 @@ impl PeerSender for Outbound {
     fn send_many(&self, messages: Vec<(NodeId, Vec<u8>)>) {
         let mut by_peer: BTreeMap<NodeId, Vec<Vec<u8>>> = BTreeMap::new();
         for (to, payload) in messages {
-            if payload.len() > self.max_frame_bytes {
+            if payload.len() > self.max_frame_bytes || u32::try_from(payload.len()).is_err() {
                 warn!(%to, bytes = payload.len(), max = self.max_frame_bytes, "refusing to send an oversized frame");
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
