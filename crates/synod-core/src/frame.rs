@@ -41,16 +41,26 @@ pub fn check_frame_len(header: [u8; HEADER_BYTES], max: usize) -> Result<usize, 
 
 /// Encodes `payload` as one frame. Fails if it is over `max`.
 pub fn encode_frame(payload: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
-    if payload.len() > max || payload.len() > u32::MAX as usize {
-        return Err(FrameError::TooLarge {
+    let mut v = Vec::with_capacity(HEADER_BYTES + payload.len());
+    append_frame(&mut v, payload, max)?;
+    Ok(v)
+}
+
+/// Appends `payload` to `out` as one frame (for writers that batch frames
+/// into one buffer). Fails, leaving `out` as it was, if it is over `max` or
+/// over what a `u32` header can announce.
+pub fn append_frame(out: &mut Vec<u8>, payload: &[u8], max: usize) -> Result<(), FrameError> {
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|_| payload.len() <= max)
+        .ok_or(FrameError::TooLarge {
             claimed: payload.len() as u64,
             max,
-        });
-    }
-    let mut v = Vec::with_capacity(HEADER_BYTES + payload.len());
-    v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    v.extend_from_slice(payload);
-    Ok(v)
+        })?;
+    out.reserve(HEADER_BYTES + payload.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+    Ok(())
 }
 
 /// Splits a byte stream into frames, holding at most one partial frame.
@@ -158,5 +168,14 @@ mod tests {
     #[test]
     fn encoding_refuses_oversized_payloads() {
         assert!(encode_frame(&[0; 11], 10).is_err());
+    }
+
+    #[test]
+    fn appending_adds_whole_frames_or_nothing() {
+        let mut out = Vec::new();
+        append_frame(&mut out, b"ab", 10).unwrap();
+        assert!(append_frame(&mut out, &[0; 11], 10).is_err());
+        append_frame(&mut out, b"c", 10).unwrap();
+        assert_eq!(out, [0, 0, 0, 2, b'a', b'b', 0, 0, 0, 1, b'c']);
     }
 }

@@ -96,33 +96,23 @@ pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, Stri
     .map_err(|e| e.to_string())?;
     let home = leader(&cluster).await.ok_or("no leader elected")?;
     let addrs = cluster.client_addrs();
+    let mut client_config = ClientConfig::new(addrs.clone());
+    client_config.timeout = Duration::from_secs(5);
     let mut phases = Vec::new();
     for &n in &config.clients {
         let deadline = Instant::now() + Duration::from_secs_f64(config.seconds);
         let start = Instant::now();
-        let shared = match config.conns {
-            Some(k) => {
-                let mut cc = ClientConfig::new(addrs.clone());
-                cc.timeout = Duration::from_secs(5);
-                let mut conns = Vec::new();
-                for _ in 0..k.clamp(1, n.max(1)) {
-                    let addr = addrs[&home];
-                    conns.push(
-                        SharedConnection::connect(addr, &cc)
-                            .await
-                            .map_err(|e| e.to_string())?,
-                    );
-                }
-                conns
-            }
-            None => Vec::new(),
-        };
+        let mut shared = Vec::new();
+        for _ in 0..config.conns.map_or(0, |k| k.clamp(1, n.max(1))) {
+            let conn = SharedConnection::connect(addrs[&home], &client_config)
+                .await
+                .map_err(|e| e.to_string())?;
+            shared.push(conn);
+        }
         let tasks: Vec<_> = (0..n)
             .map(|c| {
                 let mut writer = if shared.is_empty() {
-                    let mut cc = ClientConfig::new(addrs.clone());
-                    cc.timeout = Duration::from_secs(5);
-                    Writer::Own(KvClient::new(cc, home))
+                    Writer::Own(KvClient::new(client_config.clone(), home))
                 } else {
                     Writer::Shared(shared[c % shared.len()].clone())
                 };

@@ -351,7 +351,7 @@ impl KvClient {
     }
 }
 
-fn unexpected(r: OpResult) -> ClientError {
+pub(crate) fn unexpected(r: OpResult) -> ClientError {
     // The node answered, but not with what this op produces: treat the
     // outcome as unknown rather than guess.
     ClientError::ConnectionLost {

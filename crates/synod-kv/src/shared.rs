@@ -18,12 +18,12 @@
 //! stays broken (every later call is a definite `Unavailable`): open a new
 //! one.
 
-use crate::client::{dial, ClientConfig};
+use crate::client::{dial, unexpected, ClientConfig};
 use crate::wire::{Op, OpResult, Request, Response};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use synod_core::frame::{encode_frame, FrameDecoder};
+use synod_core::frame::{append_frame, FrameDecoder};
 use synod_core::{codec, ClientError, ReadConsistency};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -109,9 +109,7 @@ impl SharedConnection {
         };
         match self.call(op, ReadConsistency::Linearizable).await? {
             OpResult::Done => Ok(()),
-            other => Err(ClientError::ConnectionLost {
-                reason: format!("unexpected response {other:?}"),
-            }),
+            other => Err(unexpected(other)),
         }
     }
 }
@@ -199,14 +197,11 @@ fn encode(
         op: call.op,
         consistency: call.consistency,
     };
-    let frame = codec::encode(&request)
+    let framed = codec::encode(&request)
         .map_err(|e| e.to_string())
-        .and_then(|payload| encode_frame(&payload, max_frame).map_err(|e| e.to_string()));
-    match frame {
-        Ok(frame) => {
-            out.extend_from_slice(&frame);
-            Some(call.reply)
-        }
+        .and_then(|payload| append_frame(out, &payload, max_frame).map_err(|e| e.to_string()));
+    match framed {
+        Ok(()) => Some(call.reply),
         Err(reason) => {
             let _ = call.reply.send(Err(ClientError::Malformed { reason }));
             None

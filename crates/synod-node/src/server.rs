@@ -17,7 +17,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use std::net::SocketAddr;
 use synod_core::codec;
-use synod_core::frame::FrameDecoder;
+use synod_core::frame::{append_frame, FrameDecoder};
 use synod_core::ClientError;
 use synod_kv::{
     KvAnswer, KvCommand, KvMachine, KvOutput, KvQuery, Op, OpResult, Request, Response,
@@ -117,16 +117,11 @@ async fn run<M: KvMachine>(node: NodeHandle<M>, req: Request) -> Response {
     Response { id: req.id, result }
 }
 
-/// Appends `resp` to `out` as one frame.
+/// Appends `resp` to `out` as one frame (dropped if it cannot be framed).
 fn push_response(out: &mut Vec<u8>, resp: Response) {
-    let Ok(bytes) = codec::encode(&resp) else {
-        return;
-    };
-    let Ok(len) = u32::try_from(bytes.len()) else {
-        return;
-    };
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&bytes);
+    if let Ok(bytes) = codec::encode(&resp) {
+        let _ = append_frame(out, &bytes, u32::MAX as usize);
+    }
 }
 
 /// Runs one client operation against the node loop.

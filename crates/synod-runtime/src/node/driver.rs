@@ -355,14 +355,7 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
                 }
                 self.sender.send_many(messages);
                 let mut next = Output::new();
-                self.release(
-                    Done {
-                        effects,
-                        install: None,
-                        records: 0,
-                    },
-                    &mut next,
-                );
+                self.release(Done::nothing_persisted(effects), &mut next);
                 out = next;
                 continue;
             }
@@ -432,12 +425,7 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
         while self.held.front().is_some_and(|h| h.after <= self.jobs_done) {
             let h = self.held.pop_front().expect("front exists");
             self.sender.send_many(h.messages);
-            let done = Done {
-                effects: h.effects,
-                install: None,
-                records: 0,
-            };
-            self.release(done, out);
+            self.release(Done::nothing_persisted(h.effects), out);
         }
     }
 

@@ -54,6 +54,17 @@ pub(crate) struct Done<E> {
     pub records: u64,
 }
 
+impl<E> Done<E> {
+    /// The effects of an output that had nothing to persist.
+    pub fn nothing_persisted(effects: E) -> Self {
+        Done {
+            effects,
+            install: None,
+            records: 0,
+        }
+    }
+}
+
 /// Where the thread reports durable jobs, or the error that stopped it.
 pub(crate) type DoneReceiver<E> = mpsc::UnboundedReceiver<Result<Done<E>, StorageError>>;
 

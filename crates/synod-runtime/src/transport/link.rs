@@ -21,7 +21,6 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::{Arc, Mutex, MutexGuard};
-use synod_core::frame::HEADER_BYTES;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -74,21 +73,19 @@ impl Link {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends payloads in order: writes them now (in one `writev`) if nothing
-    /// is queued ahead of them and the socket takes them, else queues them
-    /// for the writer task. Returns how many were dropped for a full queue.
-    pub fn send<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> usize {
+    /// Sends whole frames in order: writes them now (in one `writev`) if
+    /// nothing is queued ahead of them and the socket takes them, else
+    /// queues them for the writer task. Returns how many were dropped for a
+    /// full queue.
+    pub fn send(&self, frames: impl IntoIterator<Item = Vec<u8>>) -> usize {
         let mut s = self.lock();
         let idle = s.frames.is_empty();
         let mut dropped = 0;
-        for payload in payloads {
+        for frame in frames {
             if s.frames.len() >= self.limit {
                 dropped += 1;
                 continue;
             }
-            let mut frame = Vec::with_capacity(HEADER_BYTES + payload.len());
-            frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-            frame.extend_from_slice(payload);
             s.frames.push_back(frame);
         }
         if !idle || s.frames.is_empty() {
@@ -202,8 +199,9 @@ mod tests {
     #[test]
     fn a_full_queue_drops_new_frames() {
         let link = Link::new(3);
-        assert_eq!(link.send([&b"a"[..], b"b"]), 0);
-        assert_eq!(link.send([&b"c"[..], b"d", b"e"]), 2);
+        let frames = |names: &[&[u8]]| names.iter().map(|n| n.to_vec()).collect::<Vec<_>>();
+        assert_eq!(link.send(frames(&[b"a", b"b"])), 0);
+        assert_eq!(link.send(frames(&[b"c", b"d", b"e"])), 2);
         assert_eq!(link.lock().frames.len(), 3);
     }
 }

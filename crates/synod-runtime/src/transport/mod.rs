@@ -37,6 +37,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use synod_core::frame::encode_frame;
 use synod_core::{ClusterId, NodeId, PeerSender, Transport};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -182,17 +183,18 @@ impl PeerSender for Outbound {
     fn send_many(&self, messages: Vec<(NodeId, Vec<u8>)>) {
         let mut by_peer: BTreeMap<NodeId, Vec<Vec<u8>>> = BTreeMap::new();
         for (to, payload) in messages {
-            if payload.len() > self.max_frame_bytes || u32::try_from(payload.len()).is_err() {
-                warn!(%to, bytes = payload.len(), max = self.max_frame_bytes, "refusing to send an oversized frame");
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
+            match encode_frame(&payload, self.max_frame_bytes) {
+                Ok(frame) => by_peer.entry(to).or_default().push(frame),
+                Err(e) => {
+                    warn!(%to, error = %e, "refusing to send an oversized frame");
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            by_peer.entry(to).or_default().push(payload);
         }
-        for (to, payloads) in by_peer {
+        for (to, frames) in by_peer {
             let dropped = match self.links.get(&to) {
-                Some(link) => link.send(payloads.iter().map(Vec::as_slice)),
-                None => payloads.len(),
+                Some(link) => link.send(frames),
+                None => frames.len(),
             };
             self.stats
                 .dropped
