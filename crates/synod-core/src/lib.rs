@@ -28,6 +28,7 @@ pub mod frame;
 pub mod harness;
 pub mod ids;
 pub mod protocol;
+pub mod quorum;
 pub mod read_queue;
 pub mod rng;
 pub mod settings;

@@ -30,6 +30,15 @@ use synod_core::{NodeId, Output, ReadQueue};
 const MAX_PROMISE_SPAN_SLOTS: u64 = 1_000_000;
 
 impl PaxosNode {
+    /// Whether `reports` speak of a slot so far above what this node knows
+    /// chosen that filling the gap with no-ops would be absurd.
+    fn beyond_promise_span(&self, reports: &[SlotReport]) -> bool {
+        let known = self.log.chosen_through();
+        reports
+            .iter()
+            .any(|r| r.slot > known.saturating_add(MAX_PROMISE_SPAN_SLOTS))
+    }
+
     /// Starts phase 1 with a ballot above every one seen.
     pub(crate) fn start_phase1(&mut self, out: &mut Output<Self>) {
         self.step_down(None, out);
@@ -41,10 +50,7 @@ impl PaxosNode {
         let known = self.log.chosen_through();
         let first_slot = known + 1;
         let own = self.log.reports_from(first_slot);
-        if own
-            .iter()
-            .any(|r| r.slot > known.saturating_add(MAX_PROMISE_SPAN_SLOTS))
-        {
+        if self.beyond_promise_span(&own) {
             // Our own promise is held to the rule of a peer's: we accepted
             // slots so far above what we know chosen that leading would fill
             // an absurd gap. Catch up first.
@@ -136,9 +142,7 @@ impl PaxosNode {
             return;
         }
         let known = self.log.chosen_through();
-        let too_far = reports
-            .iter()
-            .any(|r| r.slot > known.saturating_add(MAX_PROMISE_SPAN_SLOTS));
+        let too_far = self.beyond_promise_span(&reports);
         if (compacted_through >= cand.first_slot && compacted_through > known) || too_far {
             // It forgot slots we do not know, or we are so far behind that
             // filling the gap would be absurd: learn them before leading.
@@ -230,6 +234,7 @@ impl PaxosNode {
                 let pipe = Pipe {
                     next: start,
                     busy: false,
+                    read_ack: 0,
                 };
                 (p, pipe)
             })
@@ -242,7 +247,6 @@ impl PaxosNode {
             next_slot: start,
             start_slot: last + 1,
             reads: ReadQueue::default(),
-            read_acks: BTreeMap::new(),
             heard: BTreeSet::new(),
             quorum_elapsed: 0,
         });

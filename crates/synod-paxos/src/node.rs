@@ -52,6 +52,8 @@ pub(crate) struct Pipe {
     /// An `Accept` with new slots left and no `AcceptAck` came back since:
     /// new slots wait to travel together.
     pub(crate) busy: bool,
+    /// The highest read round this follower echoed.
+    pub(crate) read_ack: u64,
 }
 
 /// State only a leader has.
@@ -70,8 +72,6 @@ pub(crate) struct LeaderState {
     pub(crate) start_slot: u64,
     /// Linearizable reads waiting for a quorum round or their index.
     pub(crate) reads: ReadQueue,
-    /// The highest read round each peer echoed.
-    pub(crate) read_acks: BTreeMap<NodeId, u64>,
     /// Peers heard from in the current check-quorum window.
     pub(crate) heard: BTreeSet<NodeId>,
     pub(crate) quorum_elapsed: u64,

@@ -17,6 +17,7 @@
 //! only grow, so no higher ballot had a majority when the read arrived.
 
 use crate::node::PaxosNode;
+use synod_core::quorum::quorum_value;
 use synod_core::{ClientError, Output, RequestId};
 
 impl PaxosNode {
@@ -66,18 +67,21 @@ impl PaxosNode {
     /// Moves reads whose round a majority echoed to the ready queue.
     pub(crate) fn confirm_reads(&mut self, out: &mut Output<Self>) {
         let quorum = self.quorum();
-        let peers = self.peers();
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        // The quorum-th highest echo, counting ourselves as echoing all.
-        let mut echoes: Vec<u64> = peers
-            .iter()
-            .map(|p| lead.read_acks.get(p).copied().unwrap_or(0))
-            .collect();
-        echoes.push(u64::MAX);
-        echoes.sort_unstable_by(|a, b| b.cmp(a));
-        lead.reads.confirm(echoes[quorum - 1]);
+        if lead.reads.has_pending() {
+            // Counting ourselves as echoing every round.
+            let echoes = lead
+                .pipes
+                .values()
+                .map(|p| p.read_ack)
+                .chain([u64::MAX])
+                .collect();
+            if let Some(round) = quorum_value(echoes, quorum) {
+                lead.reads.confirm(round);
+            }
+        }
         self.serve_reads(out);
     }
 

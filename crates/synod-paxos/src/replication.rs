@@ -31,6 +31,71 @@ use crate::node::{InFlight, PaxosNode, Role};
 use std::collections::BTreeSet;
 use synod_core::{ClientError, NodeId, Output, RequestId};
 
+/// Slots gathered into `Accept` messages, one per run of consecutive slots.
+struct AcceptRuns {
+    ballot: Ballot,
+    commit: u64,
+    first_slot: u64,
+    values: Vec<Value>,
+    bytes: usize,
+    messages: Vec<PaxosMessage>,
+}
+
+impl AcceptRuns {
+    fn new(ballot: Ballot, commit: u64) -> Self {
+        Self {
+            ballot,
+            commit,
+            first_slot: 0,
+            values: Vec::new(),
+            bytes: 0,
+            messages: Vec::new(),
+        }
+    }
+
+    /// Values in the current run.
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Value bytes in the current run.
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Adds `value` at `slot`; a slot that does not follow the run ends it.
+    fn push(&mut self, slot: u64, value: Value) {
+        if !self.values.is_empty() && slot != self.first_slot + self.values.len() as u64 {
+            self.cut();
+        }
+        if self.values.is_empty() {
+            self.first_slot = slot;
+        }
+        self.bytes += value.size_bytes();
+        self.values.push(value);
+    }
+
+    /// Ends the current run as one `Accept` (nothing if it is empty).
+    fn cut(&mut self) {
+        if self.values.is_empty() {
+            return;
+        }
+        self.bytes = 0;
+        self.messages.push(PaxosMessage::Accept {
+            ballot: self.ballot,
+            first_slot: self.first_slot,
+            values: std::mem::take(&mut self.values),
+            commit: self.commit,
+        });
+    }
+
+    /// Every `Accept`, in slot order.
+    fn finish(mut self) -> Vec<PaxosMessage> {
+        self.cut();
+        self.messages
+    }
+}
+
 impl PaxosNode {
     /// `Proposal::Write`.
     pub(crate) fn propose_write(
@@ -139,8 +204,7 @@ impl PaxosNode {
         };
         let from = pipe.next.max(self.log.compacted_through() + 1);
         pipe.next = pipe.next.max(lead.next_slot);
-        let mut run: Vec<Value> = Vec::new();
-        let (mut run_start, mut bytes) = (from, 0);
+        let mut runs = AcceptRuns::new(ballot, commit);
         for slot in from..lead.next_slot {
             // Every slot this leader proposed holds its value under its
             // ballot unless compacted (then chosen, and learned by catch-up).
@@ -151,39 +215,17 @@ impl PaxosNode {
                 .filter(|(b, _)| *b == ballot)
                 .map(|(_, v)| v);
             let size = value.map_or(0, Value::size_bytes);
-            let broken = !run.is_empty() && slot != run_start + run.len() as u64;
-            if !run.is_empty() && (broken || run.len() >= max || bytes + size > max_bytes) {
-                let values = std::mem::take(&mut run);
-                out.send_eager(
-                    peer,
-                    PaxosMessage::Accept {
-                        ballot,
-                        first_slot: run_start,
-                        values,
-                        commit,
-                    },
-                );
-                pipe.busy = true;
+            if runs.len() >= max || runs.bytes() + size > max_bytes {
+                runs.cut();
             }
             if let Some(v) = value {
-                if run.is_empty() {
-                    (run_start, bytes) = (slot, 0);
-                }
-                run.push(v.clone());
-                bytes += size;
+                runs.push(slot, v.clone());
             }
         }
-        if !run.is_empty() {
-            out.send_eager(
-                peer,
-                PaxosMessage::Accept {
-                    ballot,
-                    first_slot: run_start,
-                    values: run,
-                    commit,
-                },
-            );
-            pipe.busy = true;
+        let messages = runs.finish();
+        pipe.busy |= !messages.is_empty();
+        for msg in messages {
+            out.send_eager(peer, msg);
         }
     }
 
@@ -354,10 +396,8 @@ impl PaxosNode {
         };
         for peer in peers {
             let sent_before = lead.pipes.get(&peer).map_or(0, |p| p.next);
-            let mut run: Vec<Value> = Vec::new();
-            let mut run_start = 0;
-            let mut sent = 0;
-            let mut bytes = 0;
+            let mut runs = AcceptRuns::new(lead.ballot, commit);
+            let (mut sent, mut bytes) = (0, 0);
             for (&slot, f) in lead.in_flight.range(..sent_before) {
                 if f.acks.contains(&peer) {
                     continue;
@@ -366,33 +406,11 @@ impl PaxosNode {
                     break;
                 }
                 bytes += f.value.size_bytes();
-                if !run.is_empty() && slot != run_start + run.len() as u64 {
-                    out.send_eager(
-                        peer,
-                        PaxosMessage::Accept {
-                            ballot: lead.ballot,
-                            first_slot: run_start,
-                            values: std::mem::take(&mut run),
-                            commit,
-                        },
-                    );
-                }
-                if run.is_empty() {
-                    run_start = slot;
-                }
-                run.push(f.value.clone());
+                runs.push(slot, f.value.clone());
                 sent += 1;
             }
-            if !run.is_empty() {
-                out.send_eager(
-                    peer,
-                    PaxosMessage::Accept {
-                        ballot: lead.ballot,
-                        first_slot: run_start,
-                        values: run,
-                        commit,
-                    },
-                );
+            for msg in runs.finish() {
+                out.send_eager(peer, msg);
             }
         }
     }
@@ -429,8 +447,9 @@ impl PaxosNode {
             return;
         };
         lead.heard.insert(from);
-        let echoed = lead.read_acks.entry(from).or_insert(0);
-        *echoed = (*echoed).max(read_seq);
+        if let Some(pipe) = lead.pipes.get_mut(&from) {
+            pipe.read_ack = pipe.read_ack.max(read_seq);
+        }
         self.confirm_reads(out);
     }
 }

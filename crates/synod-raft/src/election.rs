@@ -15,7 +15,6 @@
 //!   `election_ticks_min` ticks ignores (pre-)votes of higher terms (the
 //!   lease, checked in `step`), unless the election follows a TimeoutNow.
 
-use crate::log::MAX_INDEX;
 use crate::message::{Entry, EntryPayload, RaftMessage};
 use crate::node::{LeaderState, RaftNode, Role};
 use crate::progress::Progress;
@@ -34,7 +33,7 @@ impl RaftNode {
     /// TimeoutNow.
     pub(crate) fn campaign(&mut self, pre_vote: bool, transfer: bool, out: &mut Output<Self>) {
         debug_assert!(self.role != Role::Leader, "a leader does not campaign");
-        if self.term == u64::MAX || self.log.last_index() >= MAX_INDEX {
+        if self.term == u64::MAX || self.log.is_full() {
             // A peer's message raised our term to the last one, or gave us a
             // log that ends at the last index (Raft never gets there by
             // itself): no later term to campaign in, or no room for the

@@ -88,6 +88,11 @@ impl RaftLog {
         self.snapshot_index + self.entries.len() as u64
     }
 
+    /// Whether the log has reached its last index: nothing more fits.
+    pub(crate) fn is_full(&self) -> bool {
+        self.last_index() >= MAX_INDEX
+    }
+
     pub(crate) fn last_term(&self) -> u64 {
         self.entries.back().map_or(self.snapshot_term, |e| e.term)
     }

@@ -20,9 +20,8 @@
 //! own removal and then lost leadership would otherwise leave the remaining
 //! voters unable to elect anyone.
 
-use crate::log::MAX_INDEX;
 use crate::message::{Entry, EntryPayload};
-use crate::node::{RaftNode, Role};
+use crate::node::{unavailable, RaftNode, Role};
 use crate::progress::Progress;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -81,12 +80,8 @@ impl Membership {
     /// ReadIndex round each voter acknowledged it is the highest confirmed
     /// round. Zero when there are no voters.
     pub fn quorum_value(&self, value: impl Fn(NodeId) -> u64) -> u64 {
-        let mut values: Vec<u64> = self.voters.iter().map(|v| value(*v)).collect();
-        if values.is_empty() {
-            return 0;
-        }
-        values.sort_unstable_by(|a, b| b.cmp(a));
-        values[self.quorum() - 1]
+        let values = self.voters.iter().map(|v| value(*v)).collect();
+        synod_core::quorum::quorum_value(values, self.quorum()).unwrap_or(0)
     }
 
     /// The membership after `request`: `Ok(None)` when it already holds,
@@ -152,11 +147,6 @@ impl RaftNode {
             self.propose_transfer(id, to, out);
             return;
         }
-        let unavailable = |reason: &str| {
-            Err(ClientError::Unavailable {
-                reason: reason.into(),
-            })
-        };
         if self.transfer_in_progress() {
             out.reply(id, unavailable("leadership transfer in progress"));
             return;
@@ -172,7 +162,7 @@ impl RaftNode {
             out.reply(id, unavailable("a membership change is still in progress"));
             return;
         }
-        if self.log.last_index() >= MAX_INDEX {
+        if self.log.is_full() {
             out.reply(id, unavailable("the log has reached its last index"));
             return;
         }

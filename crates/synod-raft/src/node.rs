@@ -5,7 +5,7 @@
 
 use crate::config::RaftConfig;
 use crate::error::RaftError;
-use crate::log::{RaftLog, MAX_INDEX};
+use crate::log::RaftLog;
 use crate::membership::Membership;
 use crate::message::{Entry, EntryPayload, RaftHardState, RaftMessage, RaftRecord, SnapshotMeta};
 use crate::progress::Progress;
@@ -352,9 +352,7 @@ impl RaftNode {
         if let Some(id) = lead.transfer.and_then(|t| t.reply) {
             out.reply(
                 id,
-                Err(ClientError::Unavailable {
-                    reason: "leadership lost before the transfer started".into(),
-                }),
+                unavailable("leadership lost before the transfer started"),
             );
         }
     }
@@ -600,31 +598,17 @@ impl RaftNode {
         if self.refuse_unless_leader(id, out) {
             return;
         }
-        if self.transfer_in_progress() {
-            out.reply(
-                id,
-                Err(ClientError::Unavailable {
-                    reason: "leadership transfer in progress".into(),
-                }),
-            );
-            return;
-        }
-        if self.log.last_index() >= MAX_INDEX {
-            out.reply(
-                id,
-                Err(ClientError::Unavailable {
-                    reason: "the log has reached its last index".into(),
-                }),
-            );
-            return;
-        }
-        if self.log.last_index() - self.commit >= self.cfg.max_uncommitted_entries {
-            out.reply(
-                id,
-                Err(ClientError::Unavailable {
-                    reason: "too many uncommitted entries".into(),
-                }),
-            );
+        let refusal = if self.transfer_in_progress() {
+            Some("leadership transfer in progress")
+        } else if self.log.is_full() {
+            Some("the log has reached its last index")
+        } else if self.log.last_index() - self.commit >= self.cfg.max_uncommitted_entries {
+            Some("too many uncommitted entries")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            out.reply(id, unavailable(reason));
             return;
         }
         let index = self.log.last_index() + 1;
@@ -669,6 +653,13 @@ impl RaftNode {
             self.flush_appends(out);
         }
     }
+}
+
+/// A definite refusal: the leader did nothing with the request.
+pub(crate) fn unavailable(reason: &str) -> Result<Vec<u8>, ClientError> {
+    Err(ClientError::Unavailable {
+        reason: reason.into(),
+    })
 }
 
 impl Protocol for RaftNode {

@@ -13,7 +13,7 @@
 //! after TimeoutNow is sent the leader also waits at most that long.
 
 use crate::message::RaftMessage;
-use crate::node::{RaftNode, Role};
+use crate::node::{unavailable, RaftNode, Role};
 use synod_core::{ClientError, NodeId, Output, RequestId};
 
 /// A transfer in progress.
@@ -51,12 +51,7 @@ impl RaftNode {
             return;
         }
         if self.transfer_in_progress() {
-            out.reply(
-                id,
-                Err(ClientError::Unavailable {
-                    reason: "leadership transfer in progress".into(),
-                }),
-            );
+            out.reply(id, unavailable("leadership transfer in progress"));
             return;
         }
         let Some(lead) = self.lead.as_mut() else {
@@ -112,12 +107,7 @@ impl RaftNode {
             return;
         }
         if let Some(id) = lead.transfer.take().and_then(|t| t.reply) {
-            out.reply(
-                id,
-                Err(ClientError::Unavailable {
-                    reason: "leadership transfer timed out".into(),
-                }),
-            );
+            out.reply(id, unavailable("leadership transfer timed out"));
         }
     }
 

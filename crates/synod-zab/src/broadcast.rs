@@ -23,6 +23,7 @@ use crate::leader::{LearnerStage, Phase};
 use crate::message::ZabMessage;
 use crate::node::ZabNode;
 use crate::zxid::{Txn, Zxid};
+use synod_core::quorum::quorum_value;
 use synod_core::{ClientError, NodeId, Output, RequestId};
 
 impl ZabNode {
@@ -167,18 +168,16 @@ impl ZabNode {
         if lead.phase != Phase::Broadcast {
             return;
         }
-        let mut acks: Vec<Zxid> = lead
+        let acks = lead
             .learners
             .values()
             .filter(|l| !l.observer && l.stage == LearnerStage::Active)
             .map(|l| l.acked)
             .chain([lead.own_durable])
             .collect();
-        if acks.len() < quorum {
+        let Some(candidate) = quorum_value(acks, quorum) else {
             return;
-        }
-        acks.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = acks[quorum - 1];
+        };
         if candidate <= old {
             return;
         }
@@ -232,18 +231,20 @@ impl ZabNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        let mut echoes: Vec<u64> = lead
+        if !lead.reads.has_pending() {
+            return;
+        }
+        let echoes = lead
             .learners
             .values()
             .filter(|l| !l.observer && l.stage == LearnerStage::Active)
             .map(|l| l.read_echo)
             .chain([u64::MAX])
             .collect();
-        if echoes.len() < quorum {
+        let Some(round) = quorum_value(echoes, quorum) else {
             return;
-        }
-        echoes.sort_unstable_by(|a, b| b.cmp(a));
-        lead.reads.confirm(echoes[quorum - 1]);
+        };
+        lead.reads.confirm(round);
         lead.reads.serve(0, &mut out.reads);
     }
 
