@@ -98,11 +98,7 @@ pub fn segment_file_name(first_seq: u64) -> String {
 /// The first sequence number encoded in a segment file name, if `name` is
 /// one (`wal-` + exactly 20 digits + `.log`).
 pub fn parse_segment_file_name(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("wal-")?.strip_suffix(".log")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    digits_in_name(name, "wal-", ".log")?.parse().ok()
 }
 
 /// The file name of a spare: a compacted segment, first seq `old_first_seq`,
@@ -113,9 +109,14 @@ pub fn spare_file_name(old_first_seq: u64) -> String {
 
 /// Whether `name` is a spare's file name (`spare-` + 20 digits + `.wal`).
 pub fn is_spare_file_name(name: &str) -> bool {
-    name.strip_prefix("spare-")
-        .and_then(|n| n.strip_suffix(".wal"))
-        .is_some_and(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
+    digits_in_name(name, "spare-", ".wal").is_some()
+}
+
+/// The 20 digits of `name` if it is `prefix` + exactly 20 ASCII digits +
+/// `suffix`.
+fn digits_in_name<'a>(name: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {
+    let digits = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }
 
 /// The bytes a record with a payload of `payload_len` bytes occupies on disk,

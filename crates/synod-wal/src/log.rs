@@ -188,10 +188,7 @@ impl Log {
         let mut stats = WalStats::default();
         let active = match segments.split_last() {
             None => {
-                let source = match spares.pop() {
-                    Some(spare) => Source::Spare(spare),
-                    None => Source::New,
-                };
+                let source = spares.pop().map_or(Source::New, Source::Spare);
                 create_segment(dir, &dir_file, 0, &opts, source, &mut stats)?
             }
             Some(((last_seq, last_path), older)) => {
@@ -335,10 +332,9 @@ impl Log {
             if self.active.tail + size > self.active.capacity && self.active.records > 0 {
                 self.roll()?;
             }
-            let salt = self.active.salt;
             encode_record(
                 &mut self.pending,
-                salt,
+                self.active.salt,
                 self.next_seq,
                 r.position,
                 &r.payload,
@@ -480,13 +476,12 @@ impl Log {
             if front.max_position.is_some_and(|m| m > position) {
                 break;
             }
-            let (dir, dir_file, opts) = (&self.dir, &self.dir_file, &self.opts);
             let kept = retire(
-                dir,
-                dir_file,
+                &self.dir,
+                &self.dir_file,
                 &front.path,
                 front.first_seq,
-                opts,
+                &self.opts,
                 &mut self.spares,
             )?;
             debug!(segment = %front.path.display(), position, kept, "compacted segment");

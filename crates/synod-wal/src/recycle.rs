@@ -30,7 +30,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use synod_core::StorageError;
 use tracing::{debug, warn};
@@ -43,19 +42,23 @@ use crate::WalOptions;
 /// A salt that differs from `avoid` (the file's previous salt, if any).
 ///
 /// `RandomState` is seeded from the operating system's randomness once per
-/// thread; the current time is hashed in as well.
+/// thread and every `RandomState::new()` gets different keys, so hashing a
+/// constant gives a fresh random value each time.
 pub(crate) fn new_salt(avoid: Option<u32>) -> u32 {
-    let state = RandomState::new();
-    (0u64..)
-        .map(|i| state.hash_one((i, Instant::now())) as u32)
-        .find(|&s| Some(s) != avoid)
-        .expect("an endless iterator finds one")
+    let s = RandomState::new().hash_one(0u8) as u32;
+    if Some(s) == avoid {
+        !s
+    } else {
+        s
+    }
 }
 
-/// Whether a compacted segment of `len` bytes is worth keeping: it is no
-/// larger than a normal segment (one grown for a huge record is not).
-fn reusable(len: u64, opts: &WalOptions) -> bool {
-    (SEGMENT_HEADER_BYTES..=opts.segment_bytes).contains(&len)
+/// Whether a compacted segment of `len` bytes is worth keeping as a spare
+/// when `spares` are kept already: there is room (fewer than
+/// `opts.recycle_segments`) and it is no larger than a normal segment (one
+/// grown for a huge record is not).
+fn worth_keeping(len: u64, spares: usize, opts: &WalOptions) -> bool {
+    spares < opts.recycle_segments && (SEGMENT_HEADER_BYTES..=opts.segment_bytes).contains(&len)
 }
 
 /// The spares among `found` (paths of `spare-*.wal` files seen on open)
@@ -68,7 +71,7 @@ pub(crate) fn keep_spares(
     let mut kept = Vec::new();
     for path in found {
         let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if kept.len() < opts.recycle_segments && reusable(len, opts) {
+        if worth_keeping(len, kept.len(), opts) {
             kept.push(path);
         } else {
             debug!(file = %path.display(), "removing a spare segment file not needed");
@@ -94,7 +97,7 @@ pub(crate) fn retire(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(StorageError::io(format!("stat {}", path.display()), e)),
     };
-    let keep = spares.len() < opts.recycle_segments && reusable(len, opts);
+    let keep = worth_keeping(len, spares.len(), opts);
     if keep {
         let spare = dir.join(spare_file_name(first_seq));
         fs::rename(path, &spare).map_err(io_err(format!(

@@ -4,6 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use synod_core::StoredRecord;
+use synod_wal::format::parse_segment_file_name;
 use synod_wal::WalOptions;
 
 /// Small segments so tests roll and compact often and open quickly.
@@ -31,16 +32,18 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The segment files in `dir`, oldest first.
-pub fn segments(dir: &Path) -> Vec<PathBuf> {
+/// The files in `dir` whose names satisfy `keep`, sorted by path.
+pub fn files_named(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_str().unwrap();
-            n.starts_with("wal-") && n.ends_with(".log")
-        })
+        .filter(|p| keep(p.file_name().unwrap().to_str().unwrap()))
         .collect();
     v.sort();
     v
+}
+
+/// The segment files in `dir`, oldest first.
+pub fn segments(dir: &Path) -> Vec<PathBuf> {
+    files_named(dir, |n| parse_segment_file_name(n).is_some())
 }

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use synod_core::{Storage, StorageError, StoredRecord};
 use synod_wal::format::{
-    decode_segment_header, encode_record, encode_segment_header, record_bytes, segment_file_name,
-    SegmentHeader, SEGMENT_HEADER_BYTES,
+    decode_segment_header, encode_record, encode_segment_header, is_spare_file_name, record_bytes,
+    segment_file_name, SegmentHeader, SEGMENT_HEADER_BYTES,
 };
 use synod_wal::{FileStorage, WalOptions};
 
-use crate::common::{payload, rec, segments, small_opts};
+use crate::common::{files_named, payload, rec, segments, small_opts};
 
 fn opts() -> WalOptions {
     WalOptions {
@@ -21,20 +21,9 @@ fn opts() -> WalOptions {
     }
 }
 
+/// The spare files in `dir`, sorted by name.
 fn spares(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("spare-")
-        })
-        .collect();
-    v.sort();
-    v
+    files_named(dir, is_spare_file_name)
 }
 
 /// Appends records `positions` of 500 bytes (7 per 4 KiB segment), synced.
