@@ -14,9 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = (payload.len() as u32).to_be_bytes().to_vec();
-    f.extend_from_slice(payload);
-    f
+    synod_core::frame::encode_frame(payload, usize::MAX).unwrap()
 }
 
 fn write_request(id: u64) -> Vec<u8> {

@@ -8,7 +8,7 @@
 //! | call | effect |
 //! |---|---|
 //! | [`tick`](Network::tick), [`tick_all`](Network::tick_all) | logical time passes |
-//! | [`deliver_next`](Network::deliver_next), [`deliver_all`](Network::deliver_all), [`deliver`](Network::deliver) | messages arrive |
+//! | [`deliver_next`](Network::deliver_next), [`deliver_all`](Network::deliver_all), [`deliver`](Network::deliver), [`deliver_now`](Network::deliver_now) | messages arrive |
 //! | [`isolate`](Network::isolate), [`cut`](Network::cut), [`cut_one_way`](Network::cut_one_way) | links stop delivering |
 //! | [`drop_messages`](Network::drop_messages), [`set_loss`](Network::set_loss), [`set_duplicate`](Network::set_duplicate), [`set_reorder`](Network::set_reorder) | lossy links |
 //! | [`crash`](Network::crash), [`restart`](Network::restart) | a node loses its memory and unsynced writes, then recovers from its storage |
@@ -209,19 +209,41 @@ impl<P: Protocol> Network<P> {
         }
     }
 
-    fn deliver_envelope(&mut self, env: Envelope<P::Message>) {
+    /// Delivers `env` at once, ahead of everything in flight and whatever
+    /// the reordering setting, and returns what the receiver sent in answer
+    /// (nothing if `env` was lost or the receiver is down).
+    ///
+    /// The faults still apply to `env` itself: a cut or lossy link loses it
+    /// (counted in [`message_counts`](Self::message_counts)) and it may be
+    /// duplicated. The answers, and a duplicate of `env`, stay in flight
+    /// behind the messages already there (the duplicate first); the returned
+    /// answers are copies, for the test to inspect.
+    pub fn deliver_now(&mut self, env: Envelope<P::Message>) -> Vec<Envelope<P::Message>> {
+        let queued = std::mem::take(&mut self.in_flight);
+        let duplicated = self.deliver_envelope(env);
+        let mut sent = std::mem::replace(&mut self.in_flight, queued);
+        let answers = sent.iter().skip(usize::from(duplicated)).cloned().collect();
+        self.in_flight.append(&mut sent);
+        answers
+    }
+
+    /// Delivers `env` (or loses it, as the faults decide); returns whether
+    /// a duplicate of it was put back in flight.
+    fn deliver_envelope(&mut self, env: Envelope<P::Message>) -> bool {
         let alive = self.slots.get(&env.to).is_some_and(|s| s.core.is_some());
         if !alive || self.faults.loses(env.from, env.to, &mut self.rng) {
             self.lost += 1;
-            return;
+            return false;
         }
-        if self.faults.duplicate > 0.0 && self.rng.chance(self.faults.duplicate) {
+        let duplicated = self.faults.duplicate > 0.0 && self.rng.chance(self.faults.duplicate);
+        if duplicated {
             let at = self.rng.index(self.in_flight.len() + 1);
             self.in_flight.insert(at, env.clone());
         }
         self.delivered += 1;
         let Envelope { from, to, msg } = env;
         self.with_core(to, |core, out| core.step(from, msg, out));
+        duplicated
     }
 
     // ----- faults -------------------------------------------------------

@@ -280,14 +280,7 @@ struct Tally {
 fn deliver_now(net: &mut Net, env: Envelope<GossipMessage>) -> Option<(bool, bool)> {
     let before = fingerprint(net.core(env.to)?);
     let to = env.to;
-    let rest = net.take_in_flight();
-    net.inject(env);
-    net.deliver_next();
-    let answers = net.take_in_flight();
-    let answered = answers.iter().any(|e| e.from == to);
-    for e in rest.into_iter().chain(answers) {
-        net.inject(e);
-    }
+    let answered = !net.deliver_now(env).is_empty();
     let changed = net.core(to).is_some_and(|c| fingerprint(c) != before);
     Some((changed, answered))
 }

@@ -29,14 +29,24 @@ pub fn config(id: NodeId, all: &[NodeId]) -> PaxosConfig {
     c
 }
 
-pub fn cluster(count: u64, seed: u64) -> Net {
+/// A cluster of `count` nodes on the harness, built with `tweak` applied to
+/// the test configuration.
+pub fn cluster_with(count: u64, seed: u64, tweak: fn(&mut PaxosConfig)) -> Net {
     let all = ids(count);
     let nodes = all.clone();
     Network::new(
         &all,
         seed,
-        Box::new(move |id, rec, rng| PaxosNode::new(config(id, &nodes), rec, rng)),
+        Box::new(move |id, rec, rng| {
+            let mut c = config(id, &nodes);
+            tweak(&mut c);
+            PaxosNode::new(c, rec, rng)
+        }),
     )
+}
+
+pub fn cluster(count: u64, seed: u64) -> Net {
+    cluster_with(count, seed, |_| {})
 }
 
 /// A lone core, driven by hand.
@@ -101,7 +111,7 @@ pub fn commands(net: &Net, id: NodeId) -> Vec<Vec<u8>> {
         .collect()
 }
 
-pub use synod_core::testing::drive::{sent_to, step};
+pub use synod_core::testing::drive::{propose, sent_to, step};
 
 pub fn tick_until_candidate(core: &mut PaxosNode) -> Output<PaxosNode> {
     for _ in 0..100 {

@@ -31,14 +31,7 @@ fn lone_leader() -> (PaxosNode, u64, Ballot) {
 #[test]
 fn leader_counts_its_own_accept_only_after_it_is_persisted() {
     let (mut c, mut emitted, ballot) = lone_leader();
-    let mut out = Output::new();
-    c.propose(
-        Proposal::Write {
-            id: RequestId(7),
-            command: b"x".to_vec(),
-        },
-        &mut out,
-    );
+    let out = write_to(&mut c, 7, b"x");
     emitted += out.records.len() as u64;
     // The follower acknowledges slots 1 (no-op) and 2 (the write).
     let out = step(
@@ -61,15 +54,13 @@ fn leader_counts_its_own_accept_only_after_it_is_persisted() {
 }
 
 fn write_to(c: &mut PaxosNode, id: u64, command: &[u8]) -> Output<PaxosNode> {
-    let mut out = Output::new();
-    c.propose(
+    propose(
+        c,
         Proposal::Write {
             id: RequestId(id),
             command: command.to_vec(),
         },
-        &mut out,
-    );
-    out
+    )
 }
 
 /// The `(first_slot, values)` of every `Accept` in `out` to `to`.

@@ -12,9 +12,9 @@
 //! and fails if a variant only ever took the "ignore" path.
 
 use crate::common::*;
-use synod_core::harness::{Envelope, Network};
+use synod_core::harness::{Envelope, Network, RecordingMachine};
 use synod_core::testing::drive::tick;
-use synod_core::{codec, NodeId, Proposal, RequestId, SeededRng};
+use synod_core::{NodeId, Proposal, RequestId, SeededRng};
 use synod_paxos::basic::{SynodConfig, SynodMessage, SynodNode};
 use synod_paxos::{Ballot, PaxosMessage, PaxosNode, Role, SlotReport, Value};
 
@@ -108,7 +108,11 @@ fn any_reports(rng: &mut SeededRng, live: &Live) -> Vec<SlotReport> {
 /// A snapshot the harness's recording machine restores (the harness, not
 /// the core, refuses bytes it cannot decode).
 fn machine_snapshot(position: u64) -> Vec<u8> {
-    codec::encode(&(position, Vec::<(u64, Vec<u8>)>::new())).expect("encode")
+    RecordingMachine {
+        applied_index: position,
+        ..Default::default()
+    }
+    .snapshot_data()
 }
 
 /// The variants, numbered by an exhaustive match: a new variant does not
@@ -270,23 +274,6 @@ struct Count {
     effect: u64,
 }
 
-/// Delivers `env` now, ahead of everything in flight; returns how many
-/// messages the receiver sent in answer.
-fn deliver_now<M: Clone>(
-    net: &mut Network<impl synod_core::Protocol<Message = M>>,
-    env: Envelope<M>,
-) -> usize {
-    let queued = net.take_in_flight();
-    net.inject(env);
-    net.deliver_next();
-    let answers = net.take_in_flight();
-    let n = answers.len();
-    for e in queued.into_iter().chain(answers) {
-        net.inject(e);
-    }
-    n
-}
-
 fn live_state(net: &Net, from: NodeId, to: &PaxosNode) -> Live {
     let cores: Vec<&PaxosNode> = net.ids().into_iter().filter_map(|i| net.core(i)).collect();
     Live {
@@ -309,17 +296,7 @@ fn live_state(net: &Net, from: NodeId, to: &PaxosNode) -> Live {
 /// differ, and a transfer assembled from two senders' chunks would then not
 /// decode: the harness's machine refuses it with a panic of its own.
 fn robust_cluster(seed: u64) -> Net {
-    let all = ids(NODES);
-    let nodes = all.clone();
-    Network::new(
-        &all,
-        seed,
-        Box::new(move |id, rec, rng| {
-            let mut c = config(id, &nodes);
-            c.snapshot_chunk_bytes = 1 << 20;
-            PaxosNode::new(c, rec, rng)
-        }),
-    )
+    cluster_with(NODES, seed, |c| c.snapshot_chunk_bytes = 1 << 20)
 }
 
 #[test]
@@ -371,7 +348,7 @@ fn arbitrary_peer_messages_never_make_a_paxos_core_panic() {
                 let mut deep = passes_guards(core, from, &msg);
                 let before = signature(core);
                 let lost = net.message_counts().1;
-                let answers = deliver_now(&mut net, Envelope { from, to, msg });
+                let answers = net.deliver_now(Envelope { from, to, msg }).len();
                 deep &= net.message_counts().1 == lost; // not cut off
                 let changed = net.core(to).map(signature) != Some(before);
                 counts[k].injected += 1;
@@ -545,7 +522,7 @@ fn arbitrary_peer_messages_never_make_a_synod_core_panic() {
                         SynodMessage::Promise { ballot, .. } => *ballot == promised,
                         _ => true,
                     };
-                let answers = deliver_now(&mut net, Envelope { from, to, msg });
+                let answers = net.deliver_now(Envelope { from, to, msg }).len();
                 let after = net.core(to).map(|c| {
                     (
                         c.acceptor_state().clone(),
@@ -708,7 +685,7 @@ fn a_synod_proposer_that_saw_round_u64_max_does_not_overflow() {
             ballot: Ballot::new(u64::MAX, n(2)),
         },
     );
-    synod_core::testing::drive::propose(
+    propose(
         &mut a,
         Proposal::Write {
             id: RequestId(1),

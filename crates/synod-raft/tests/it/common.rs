@@ -311,7 +311,7 @@ pub fn recovered_core(
     )
 }
 
-pub use synod_core::testing::drive::{step, tick};
+pub use synod_core::testing::drive::{propose, sent_to, step, tick};
 
 /// Ticks until the core sends something; returns that output.
 pub fn tick_until_messages(node: &mut RaftNode) -> Output<RaftNode> {

@@ -13,8 +13,8 @@
 
 use crate::common::*;
 use std::collections::BTreeMap;
-use synod_core::harness::Envelope;
-use synod_core::{codec, NodeId, Proposal, Protocol, RequestId, SeededRng};
+use synod_core::harness::{Envelope, RecordingMachine};
+use synod_core::{NodeId, Proposal, Protocol, RequestId, SeededRng};
 use synod_raft::{Entry, EntryPayload, Membership, RaftMessage, RaftNode, Role};
 
 /// The cluster's live values, so that many forged numbers land near them and
@@ -109,7 +109,11 @@ fn any_entries(rng: &mut SeededRng, prev: u64, live: Live) -> Vec<Entry> {
 
 /// Bytes the harness's state machine accepts as a snapshot at `index`.
 fn machine_snapshot(index: u64) -> Vec<u8> {
-    codec::encode(&(index, Vec::<(u64, Vec<u8>)>::new())).expect("encodes")
+    RecordingMachine {
+        applied_index: index,
+        ..Default::default()
+    }
+    .snapshot_data()
 }
 
 /// The variants, by name; `forge` must produce each of them.
@@ -299,15 +303,8 @@ fn deliver_now(net: &mut Net, env: Envelope<RaftMessage>) -> (bool, bool) {
     };
     let reached = reaches_handler(receiver, &env.msg) && env.from != to;
     let before = observe(receiver);
-    let rest = net.take_in_flight();
-    net.inject(env);
-    let queued_before = rest.len();
-    for e in rest {
-        net.inject(e);
-    }
-    net.deliver_next();
+    let sent = !net.deliver_now(env).is_empty();
     let after = net.core(to).map(observe);
-    let sent = net.in_flight().len() > queued_before;
     (reached, reached && (after != Some(before) || sent))
 }
 
@@ -528,14 +525,10 @@ fn a_rejection_with_u64_max_hints_never_overflows_the_leader() {
     };
     // Follower 2 replicates: the hint is taken, clamped to our log's end.
     let out = step(&mut node, 2, reject(u64::MAX, u64::MAX));
-    let probes: Vec<u64> = out
-        .messages
-        .iter()
-        .chain(out.eager_messages.iter())
-        .filter_map(|(to, m)| match m {
-            RaftMessage::AppendEntries { prev_log_index, .. } if *to == n(2) => {
-                Some(*prev_log_index)
-            }
+    let probes: Vec<u64> = sent_to(&out, 2)
+        .into_iter()
+        .filter_map(|m| match m {
+            RaftMessage::AppendEntries { prev_log_index, .. } => Some(prev_log_index),
             _ => None,
         })
         .collect();
@@ -570,7 +563,7 @@ fn a_snapshot_answer_past_the_log_end_is_ignored() {
     }
     assert_eq!(node.role(), Role::Leader);
     // The leader still replicates from its own log.
-    let out = synod_core::testing::drive::propose(
+    let out = propose(
         &mut node,
         Proposal::Write {
             id: RequestId(1),
@@ -640,7 +633,7 @@ fn a_log_at_the_last_index_never_campaigns_nor_overflows() {
     step(&mut node, 2, snapshot_chunk(1, u64::MAX - 1));
     step(&mut node, 2, RaftMessage::TimeoutNow { term: 1 });
     win_elections_as_they_come(&mut node);
-    let out = synod_core::testing::drive::propose(
+    let out = propose(
         &mut node,
         Proposal::Write {
             id: RequestId(1),
