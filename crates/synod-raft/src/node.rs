@@ -432,6 +432,7 @@ impl RaftNode {
             self.heartbeat_elapsed = 0;
             self.broadcast_heartbeat(out);
         }
+        self.send_commit_notices(out);
     }
 
     /// Check-quorum: whether a quorum of voters (this leader included, if

@@ -51,6 +51,8 @@ pub(crate) struct Progress {
     pub(crate) idle_ticks: u64,
     /// Highest ReadIndex round the follower acknowledged.
     pub(crate) read_ack: u64,
+    /// Highest commit index sent to the follower.
+    pub(crate) commit_sent: u64,
 }
 
 impl Progress {
@@ -65,6 +67,7 @@ impl Progress {
             inflight_bytes: 0,
             idle_ticks: 0,
             read_ack: 0,
+            commit_sent: 0,
         }
     }
 

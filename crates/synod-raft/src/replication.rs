@@ -112,6 +112,7 @@ impl RaftNode {
             }
             _ => pr.probe_sent = true,
         }
+        pr.commit_sent = commit;
         let msg = RaftMessage::AppendEntries {
             term,
             prev_log_index,
@@ -152,12 +153,14 @@ impl RaftNode {
     /// carrier of the commit index and of a ReadIndex round.
     pub(crate) fn send_heartbeat(&mut self, to: NodeId, out: &mut Output<Self>) {
         let (term, commit) = (self.term, self.commit);
-        let Some(lead) = self.lead.as_ref() else {
+        let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        let Some(pr) = lead.progress.get(&to) else {
+        let read_seq = lead.reads.round();
+        let Some(pr) = lead.progress.get_mut(&to) else {
             return;
         };
+        pr.commit_sent = commit;
         let prev_log_index =
             (pr.next_index - 1).clamp(self.log.snapshot_index(), self.log.last_index());
         let prev_log_term = self
@@ -170,7 +173,7 @@ impl RaftNode {
             prev_log_term,
             entries: Vec::new(),
             leader_commit: commit,
-            read_seq: lead.reads.round(),
+            read_seq,
         };
         self.leader_send(to, msg, out);
     }
@@ -207,6 +210,39 @@ impl RaftNode {
             }
             None => {}
         }
+    }
+
+    /// Once per tick: an empty AppendEntries to every replicating follower
+    /// that has not been sent the current commit index. Announcing each
+    /// commit at once would cost every follower a wakeup and an answer per
+    /// commit, and the leader as many; under load the next entries carry
+    /// it anyway. So a follower's applied state lags by at most a tick.
+    pub(crate) fn send_commit_notices(&mut self, out: &mut Output<Self>) {
+        for to in self.replicating_peers() {
+            let behind = self
+                .lead
+                .as_ref()
+                .and_then(|l| l.progress.get(&to))
+                .is_some_and(|p| p.commit_sent < self.commit);
+            if behind {
+                self.send_heartbeat(to, out);
+            }
+        }
+    }
+
+    /// The followers in replicate state, in id order.
+    fn replicating_peers(&self) -> Vec<NodeId> {
+        let Some(lead) = self.lead.as_ref() else {
+            return Vec::new();
+        };
+        self.peers()
+            .into_iter()
+            .filter(|to| {
+                lead.progress
+                    .get(to)
+                    .is_some_and(|p| p.state == ReplState::Replicate)
+            })
+            .collect()
     }
 
     /// Sends every peer the entries appended since the last send (after
@@ -410,20 +446,20 @@ impl RaftNode {
         if n <= self.commit || self.log.term(n) != Some(self.term) {
             return false;
         }
+        let config_committed =
+            self.log.last_config_index() > self.commit && self.log.last_config_index() <= n;
         self.commit = n;
         self.apply_committed(out);
         self.release_awaiting_reads(out);
-        // Let followers learn the new commit index now, not at the next
-        // heartbeat (a node whose removal just committed learns it too, and
-        // so stops considering itself a candidate).
-        for to in self.peers() {
-            let replicating = self
-                .lead
-                .as_ref()
-                .and_then(|l| l.progress.get(&to))
-                .is_some_and(|p| p.state == ReplState::Replicate);
-            if replicating {
+        // Followers learn the new commit index with the next entries, or at
+        // the next tick ([`Self::send_commit_notices`]); a committed
+        // membership change at once (a node whose removal committed so
+        // stops considering itself a candidate).
+        for to in self.replicating_peers() {
+            if config_committed {
                 self.send_pending_or_heartbeat(to, out);
+            } else {
+                self.send_pending(to, out);
             }
         }
         // Nodes removed by a now committed configuration get nothing more.

@@ -16,8 +16,9 @@
 //! - **Durability.** Records are durable once [`Storage::sync`] returns: the
 //!   pending records are written with one `pwrite` and made durable with one
 //!   `fdatasync` of the active segment. Segments are pre-allocated
-//!   ([`WalOptions::preallocate`]), so that fdatasync seldom has file-size
-//!   metadata to commit as well.
+//!   ([`WalOptions::preallocate`]) and zeroed a megabyte ahead of the
+//!   records, so that an fdatasync seldom has file-size or extent metadata
+//!   to commit as well.
 //! - **Whole records, in order.** Each record carries its length, a CRC32C
 //!   over length, position and payload, its sequence number and a header
 //!   CRC ([`format`] has the byte layout). A record is never split across
@@ -93,7 +94,9 @@ use synod_core::{Loaded, Storage};
 pub enum Preallocate {
     /// `fallocate(2)` the whole segment (falls back to writing zeros where
     /// the file system does not support it). Fast to create; the blocks are
-    /// reserved, so appends never extend the file.
+    /// reserved, so appends never extend the file. The log writes zeros a
+    /// megabyte ahead of its records, so that an fdatasync seldom has an
+    /// extent conversion to commit.
     #[default]
     Fallocate,
     /// Write zeros over the whole segment when it is created. Costs a full
@@ -204,8 +207,12 @@ pub struct WalStats {
     pub records_appended: u64,
     /// `pwrite` batches issued to segment files.
     pub writes: u64,
-    /// Bytes written to segment files by those batches.
+    /// Bytes of records written to segment files by those batches.
     pub bytes_written: u64,
+    /// Bytes of zeros written ahead of the records into `fallocate`d blocks
+    /// by those batches (one extent conversion per megabyte instead of one
+    /// per sync).
+    pub bytes_zeroed: u64,
     /// `fdatasync` calls on the active segment for `sync` (segment creation
     /// and recovery syncs not counted).
     pub fdatasyncs: u64,

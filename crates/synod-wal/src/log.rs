@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::mem;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,7 +42,7 @@ use crate::format::{
     record_bytes, segment_file_name, SegmentHeader, LOCK_FILE, SEGMENT_HEADER_BYTES,
 };
 use crate::meta::sync_dir;
-use crate::prepare::{prepare, zero_range, Prepared};
+use crate::prepare::{prepare, zero_ahead, zero_range, zeroed_to, Prepared};
 use crate::recycle::{keep_spares, new_salt, open_spare, retire};
 use crate::scan::{classify_tail, corrupt, io_err, scan_segment, Scan, Tail};
 use crate::{Recovery, WalOptions, WalStats};
@@ -78,6 +79,9 @@ struct Active {
     written: u64,
     /// Offset after every byte made durable by fdatasync.
     durable: u64,
+    /// Blocks below this offset are written ones (records, zeros, or an
+    /// older life's bytes): appends past it zero ahead ([`zero_ahead`]).
+    zeroed_to: u64,
 }
 
 /// One write-out: bytes to write at an offset of the active segment, then
@@ -88,14 +92,19 @@ pub(crate) struct Batch {
     path: PathBuf,
     offset: u64,
     buf: Vec<u8>,
+    /// Zeros to write past the records (see [`crate::prepare`]).
+    zeros: Range<u64>,
     sync: bool,
     end_seq: u64,
 }
 
 impl Batch {
-    /// Does the I/O: one positional write of the whole buffer, then one
-    /// fdatasync if asked.
+    /// Does the I/O: one positional write of the whole buffer (and of the
+    /// zeros ahead of it, if due), then one fdatasync if asked.
     pub(crate) fn run(&self) -> io::Result<()> {
+        if !self.zeros.is_empty() {
+            zero_range(&self.file, self.zeros.start, self.zeros.end)?;
+        }
         if !self.buf.is_empty() {
             self.file.write_all_at(&self.buf, self.offset)?;
         }
@@ -361,7 +370,7 @@ impl Log {
     pub(crate) fn begin_batch(&mut self, sync: bool) -> Result<Option<Batch>, StorageError> {
         self.check()?;
         debug_assert!(!self.in_flight);
-        let a = &self.active;
+        let a = &mut self.active;
         if self.pending.is_empty() && (!sync || a.written == a.durable) {
             if sync {
                 self.synced_seq = self.next_seq;
@@ -369,12 +378,15 @@ impl Log {
             return Ok(None);
         }
         let buf = mem::replace(&mut self.pending, mem::take(&mut self.spare_buf));
+        let zeros = zero_ahead(a.written + buf.len() as u64, a.zeroed_to, a.capacity);
+        a.zeroed_to = a.zeroed_to.max(zeros.end);
         self.in_flight = true;
         Ok(Some(Batch {
             file: Arc::clone(&a.file),
             path: a.path.clone(),
             offset: a.written,
             buf,
+            zeros,
             sync,
             end_seq: self.next_seq,
         }))
@@ -399,6 +411,7 @@ impl Log {
         let a = &mut self.active;
         a.written = batch.offset + batch.buf.len() as u64;
         self.stats.bytes_written += batch.buf.len() as u64;
+        self.stats.bytes_zeroed += batch.zeros.end - batch.zeros.start;
         if !batch.buf.is_empty() {
             self.stats.writes += 1;
         }
@@ -710,6 +723,7 @@ fn recover_last(
         tail: scan.end,
         written: scan.end,
         durable: scan.end,
+        zeroed_to: zeroed_to(opts.preallocate, false, scan.end),
     })
 }
 
@@ -779,5 +793,6 @@ fn create_segment(
         tail: SEGMENT_HEADER_BYTES,
         written: SEGMENT_HEADER_BYTES,
         durable: SEGMENT_HEADER_BYTES,
+        zeroed_to: zeroed_to(opts.preallocate, header.recycled, SEGMENT_HEADER_BYTES),
     })
 }

@@ -12,9 +12,24 @@
 //! The file has no header and a `.tmp` name until the roll, so a crash at
 //! any point leaves nothing recovery would read: leftover `.tmp` files are
 //! removed on open.
+//!
+//! # Zeros ahead of the records
+//!
+//! `fallocate` reserves blocks as *unwritten* extents. The first write into
+//! one makes the next fdatasync commit the extent's conversion as well: a
+//! metadata write on top of the data. Under load a sync carries a few KiB,
+//! so nearly every sync reaches new blocks and pays it (measured here: 4 KiB
+//! to 8 KiB per sync from three writers, 30–50% fewer syncs per second than
+//! into written blocks). So a segment pre-allocated with `fallocate` is
+//! overwritten with zeros a megabyte ahead of its records, in the same batch
+//! as the records ([`zero_ahead`]): one conversion per megabyte of log
+//! instead of one per sync, for one extra megabyte written per megabyte.
+//! Zeros after the last record are what a fresh segment reads as anyway, so
+//! this changes nothing recovery sees.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 
@@ -107,4 +122,59 @@ pub(crate) fn zero_range(file: &File, from: u64, to: u64) -> io::Result<()> {
         at += n as u64;
     }
     Ok(())
+}
+
+/// How far past the records' end a fallocated segment is zeroed.
+pub(crate) const ZERO_AHEAD_BYTES: u64 = 1 << 20;
+
+/// What to overwrite with zeros along with a write that ends at `end`, in a
+/// segment of `capacity` bytes whose blocks below `zeroed_to` are written
+/// ones: nothing while the write stays below `zeroed_to`, else from the
+/// later of the two up to [`ZERO_AHEAD_BYTES`] past `end` (page-aligned,
+/// never past `capacity`).
+pub(crate) fn zero_ahead(end: u64, zeroed_to: u64, capacity: u64) -> Range<u64> {
+    if end <= zeroed_to {
+        return end..end;
+    }
+    let to = (end.saturating_add(ZERO_AHEAD_BYTES) & !4095).min(capacity);
+    end..to.max(end)
+}
+
+/// Where zeroing ahead starts in a segment whose records end at `end`:
+/// right there for a segment pre-allocated with `fallocate`, nowhere for
+/// one already zeroed, reused (its blocks hold an older life's bytes) or
+/// left to grow.
+pub(crate) fn zeroed_to(how: Preallocate, recycled: bool, end: u64) -> u64 {
+    match how {
+        Preallocate::Fallocate if !recycled => end,
+        _ => u64::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_ahead_starts_only_when_a_write_passes_the_zeroed_blocks() {
+        assert!(zero_ahead(100, 4096, 1 << 30).is_empty());
+        assert!(zero_ahead(4096, 4096, 1 << 30).is_empty());
+        assert_eq!(zero_ahead(4097, 4096, 1 << 30), 4097..(1 << 20) + 4096);
+        assert!(zero_ahead(100, u64::MAX, 1 << 30).is_empty());
+    }
+
+    #[test]
+    fn zero_ahead_never_passes_the_segment_capacity() {
+        assert_eq!(zero_ahead(1000, 0, 8192), 1000..8192);
+        // A record larger than the segment grew it: nothing left to zero.
+        assert!(zero_ahead(10_000, 0, 8192).is_empty());
+    }
+
+    #[test]
+    fn only_fresh_fallocated_segments_are_zeroed_ahead() {
+        assert_eq!(zeroed_to(Preallocate::Fallocate, false, 64), 64);
+        assert_eq!(zeroed_to(Preallocate::Fallocate, true, 64), u64::MAX);
+        assert_eq!(zeroed_to(Preallocate::Zeros, false, 64), u64::MAX);
+        assert_eq!(zeroed_to(Preallocate::None, false, 64), u64::MAX);
+    }
 }

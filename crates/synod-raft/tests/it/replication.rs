@@ -4,7 +4,7 @@ use crate::common::*;
 use std::collections::BTreeMap;
 use synod_core::harness::ClientOutcome;
 use synod_core::{ClientError, NodeId, Output, Proposal, Protocol, RequestId};
-use synod_raft::{EntryPayload, RaftHardState, RaftMessage, Role};
+use synod_raft::{EntryPayload, RaftHardState, RaftMessage, RaftNode, Role};
 
 /// §5.3: a write proposed at the leader is applied on every replica, in
 /// order, and answered on the leader with the index it was applied at.
@@ -165,6 +165,65 @@ fn proposals_between_sends_go_out_in_one_append_entries() {
     let mut out = Output::new();
     node.on_persisted(emitted, &mut out);
     assert_eq!(appends(&out), vec![(n(2), 9), (n(3), 9)]);
+}
+
+/// A commit is not announced by a message of its own: the next entries
+/// carry the new commit index, and a follower that gets none learns it at
+/// the leader's next tick.
+#[test]
+fn a_commit_reaches_followers_with_the_next_entries_or_the_next_tick() {
+    let opts = Opts {
+        heartbeat_ticks: 9,
+        ..Opts::default()
+    };
+    let (mut node, emitted) = hand_made_leader(&opts);
+    let propose = |node: &mut RaftNode, i: u64| {
+        let mut out = Output::new();
+        node.propose(
+            Proposal::Write {
+                id: RequestId(i),
+                command: vec![i as u8],
+            },
+            &mut out,
+        );
+        out
+    };
+    let commits = |out: &Output<RaftNode>| -> Vec<(NodeId, u64)> {
+        out.eager_messages
+            .iter()
+            .chain(out.messages.iter())
+            .filter_map(|(to, m)| match m {
+                RaftMessage::AppendEntries { leader_commit, .. } => Some((*to, *leader_commit)),
+                _ => None,
+            })
+            .collect()
+    };
+    propose(&mut node, 1);
+    let mut out = Output::new();
+    node.on_persisted(emitted + 1, &mut out);
+    let index = node.last_log_index();
+    let term = node.term();
+    let out = step(
+        &mut node,
+        2,
+        RaftMessage::AppendEntriesResponse {
+            term,
+            success: true,
+            index,
+            conflict_index: 0,
+            conflict_term: None,
+            read_seq: 0,
+        },
+    );
+    assert_eq!(node.commit_index(), index);
+    assert!(commits(&out).is_empty(), "the commit announced by itself");
+    // Follower 2 is idle: the next write's entries carry the commit.
+    let out = propose(&mut node, 2);
+    assert_eq!(commits(&out), vec![(n(2), index)]);
+    // Follower 3 still has an AppendEntries in flight: it hears at the tick,
+    // and only then.
+    assert_eq!(commits(&tick(&mut node)), vec![(n(3), index)]);
+    assert!(commits(&tick(&mut node)).is_empty());
 }
 
 /// The first AppendEntries of a new term is not eager: the term may still

@@ -329,8 +329,12 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
     /// Carries out an output in order behind everything before it:
     /// - needs no persistence: at once if no job is in flight, else held
     ///   until the last job is durable;
-    /// - needs persistence, nothing in flight, no eager messages sent: on
-    ///   this thread (a lone write then costs no thread wakeups);
+    /// - needs persistence, nothing in flight, no eager messages sent, and
+    ///   messages that wait for it (a follower's acknowledgement, a vote):
+    ///   on this thread, as the sync is then all the node has to do (a lone
+    ///   write costs no thread wakeups). A leader's entries that nobody
+    ///   waits on go to the thread, so the loop keeps hearing requests and
+    ///   acknowledgements during the sync;
     /// - otherwise: to the storage thread, whose group commit takes over
     ///   under load.
     fn submit(&mut self, mut out: Output<P>) {
@@ -379,7 +383,10 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
                 messages,
                 effects,
             };
-            let job = if self.jobs_submitted == self.jobs_done && !awaiting_peers {
+            let inline = self.jobs_submitted == self.jobs_done
+                && !awaiting_peers
+                && !job.messages.is_empty();
+            let job = if inline {
                 match self.persist.persist_now(job) {
                     Inline::Done(done) => {
                         let mut next = Output::new();

@@ -203,3 +203,45 @@ fn spares_past_the_limit_are_deleted_and_zero_keeps_none() {
     assert_eq!(wal.stats().segments_kept, 0);
     assert!(wal.stats().segments_deleted > 0);
 }
+
+/// A fresh `fallocate`d segment gets zeros written a megabyte ahead of its
+/// records, once per megabyte and again after a reopen; a zero-filled one
+/// never (and a reused one never: see the old bytes found above).
+#[test]
+fn fresh_fallocated_segments_are_zeroed_ahead_of_their_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = WalOptions {
+        segment_bytes: 4 << 20,
+        ..small_opts()
+    };
+    let mut wal = FileStorage::open(tmp.path(), opts).unwrap();
+    let mut all = fill_sized(&mut wal, 1..=10, 100);
+    let first = wal.stats().bytes_zeroed;
+    assert!(
+        (1 << 20) - 4096 < first && first <= 1 << 20,
+        "zeroed {first} bytes"
+    );
+    all.extend(fill_sized(&mut wal, 11..=20, 100));
+    assert_eq!(wal.stats().bytes_zeroed, first, "zeroed again too soon");
+    // Passing the zeroed megabyte zeroes the next one.
+    all.extend(fill_sized(&mut wal, 21..=22, 600 << 10));
+    assert!(wal.stats().bytes_zeroed > first);
+    drop(wal);
+
+    let mut wal = FileStorage::open(tmp.path(), opts).unwrap();
+    assert_eq!(wal.load().unwrap().records, all);
+    all.extend(fill_sized(&mut wal, 23..=23, 100));
+    assert!(wal.stats().bytes_zeroed > 0, "no zeros after a reopen");
+    drop(wal);
+    let mut wal = FileStorage::open(tmp.path(), opts).unwrap();
+    assert_eq!(wal.load().unwrap().records, all);
+
+    let zeroed = tempfile::tempdir().unwrap();
+    let opts = WalOptions {
+        preallocate: synod_wal::Preallocate::Zeros,
+        ..opts
+    };
+    let mut wal = FileStorage::open(zeroed.path(), opts).unwrap();
+    fill_sized(&mut wal, 1..=10, 100);
+    assert_eq!(wal.stats().bytes_zeroed, 0);
+}
