@@ -100,25 +100,6 @@ pub struct BenchArgs {
     /// What to measure: wal (the log), check (the checker), cluster (writes to real nodes).
     #[arg(value_parser = ["wal", "check", "cluster"])]
     pub target: String,
-    /// Protocol of the cluster benchmark.
-    #[arg(long, default_value = "raft", value_parser = ["raft", "paxos", "zab", "gossip"])]
-    pub protocol: String,
-    /// Seconds per phase of the cluster benchmark.
-    #[arg(long, default_value_t = 10.0)]
-    pub seconds: f64,
-    /// Client counts of the cluster benchmark, one phase each.
-    #[arg(long, default_value = "1,64", value_delimiter = ',')]
-    pub clients: Vec<usize>,
-    /// Connections the clients of a phase share, requests pipelined (as
-    /// etcd's benchmark shares --conns among --clients); by default every
-    /// client has its own connection.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub conns: Option<u64>,
-    /// Nodes of the cluster benchmark (1 measures the node without
-    /// replication, a baseline for the cost of consensus).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
-    pub nodes: u64,
-    /// Use this synod-node binary instead of building one.
-    #[arg(long, env = "SYNOD_NODE_BIN")]
-    pub node_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: synod_harness::bench_cli::ClusterBenchArgs,
 }

@@ -84,42 +84,23 @@ fn bench(args: &cli::BenchArgs) -> Result<(), String> {
     }
 }
 
+/// Builds the nodes, then runs the load generator as a release build (see
+/// `synod_harness::bench_cli` for why).
 fn bench_cluster(args: &cli::BenchArgs) -> Result<(), String> {
-    let node_binary = test_cluster::node_binary(args.node_bin.clone())?;
-    let dir = std::env::temp_dir().join(format!("synod-bench-{}", std::process::id()));
-    let config = synod_harness::bench::BenchConfig {
-        node_binary,
-        protocol: args.protocol.clone(),
-        nodes: args.nodes as usize,
-        seconds: args.seconds,
-        clients: args.clients.clone(),
-        conns: args.conns.map(|c| c as usize),
-        dir: dir.clone(),
-    };
-    // The clients share one thread, as each node runs on one: a response
-    // then wakes its client by a task switch, not a wakeup of another
-    // thread, and the measured latency is the cluster's, not the scheduler's.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let phases = rt.block_on(synod_harness::bench::bench_cluster(&config));
-    let _ = std::fs::remove_dir_all(&dir);
-    let phases = phases?;
-    println!(
-        "{} x {} nodes on loopback (direct links), fsync on, {} s per phase",
-        args.protocol, args.nodes, args.seconds
-    );
-    for p in &phases {
-        println!(
-            "  {:>3} clients / {:>2} conns: {:>8.0} writes/s  p50 {:.3} ms  p95 {:.3} ms  p99 {:.3} ms  ({} errors)",
-            p.clients, p.conns, p.writes_per_sec, p.latency_ms.p50, p.latency_ms.p95, p.latency_ms.p99, p.errors
-        );
-        if let Some(e) = &p.first_error {
-            println!("       first error: {e}");
-        }
-    }
-    Ok(())
+    let node_binary = test_cluster::node_binary(args.cluster.node_bin.clone())?;
+    let flags = args.cluster.to_flags(&node_binary);
+    let mut cmd = vec![
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "synod-harness",
+        "--example",
+        "cluster_bench",
+        "--",
+    ];
+    cmd.extend(flags.iter().map(String::as_str));
+    cargo(&cmd)
 }
 
 fn simple(result: Result<(), String>) -> ExitCode {

@@ -10,6 +10,7 @@
 //! `cargo xtask test-cluster` is a thin command line over [`runner::run`].
 
 pub mod bench;
+pub mod bench_cli;
 pub mod check;
 pub mod cluster;
 pub mod config;
