@@ -135,6 +135,8 @@ struct Driver<P: Protocol, T: Transport, S: Storage, M: StateMachine> {
     held: VecDeque<Held>,
     /// (role, term, leader) last logged, to log changes only.
     last_role: (String, u64, Option<NodeId>),
+    /// The membership is this node alone: no peer will ever answer.
+    alone: bool,
 }
 
 /// Runs a node until `shutdown` resolves or storage fails.
@@ -175,6 +177,7 @@ where
         jobs_done: 0,
         held: VecDeque::new(),
         last_role: (String::new(), 0, None),
+        alone: false,
     };
     let mut ticker = tokio::time::interval(d.config.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -330,15 +333,15 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
     /// - needs no persistence: at once if no job is in flight, else held
     ///   until the last job is durable;
     /// - needs persistence, nothing in flight, no eager messages sent, and
-    ///   messages that wait for it (a follower's acknowledgement, a vote):
-    ///   on this thread, as the sync is then all the node has to do (a lone
-    ///   write costs no thread wakeups). A leader's entries that nobody
-    ///   waits on go to the thread, so the loop keeps hearing requests and
-    ///   acknowledgements during the sync;
+    ///   messages that wait for it (a follower's acknowledgement, a vote)
+    ///   or no peers at all: on this thread, as the sync is then all the
+    ///   node has to do (a lone write costs no thread wakeups). A leader's
+    ///   entries that no message waits on go to the thread, so the loop
+    ///   keeps hearing requests and acknowledgements during the sync;
     /// - otherwise: to the storage thread, whose group commit takes over
     ///   under load.
     fn submit(&mut self, mut out: Output<P>) {
-        self.log_role_change();
+        self.note_status();
         loop {
             // Peers now work on what we sent: stay free to hear their answers.
             let awaiting_peers = !out.eager_messages.is_empty();
@@ -385,7 +388,7 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
             };
             let inline = self.jobs_submitted == self.jobs_done
                 && !awaiting_peers
-                && !job.messages.is_empty();
+                && (!job.messages.is_empty() || self.alone);
             let job = if inline {
                 match self.persist.persist_now(job) {
                     Inline::Done(done) => {
@@ -469,8 +472,11 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
         self.maybe_snapshot(out);
     }
 
-    fn log_role_change(&mut self) {
+    /// Logs a change of role, term or leader, and notes whether this node
+    /// is alone in its membership.
+    fn note_status(&mut self) {
         let s = self.core.status();
+        self.alone = s.voters.len() + s.learners.len() <= 1 && !s.voters.is_empty();
         let now = (s.role, s.term, s.leader);
         if now != self.last_role {
             info!(role = %now.0, term = now.1, leader = ?now.2.map(|l| l.0), "role changed");
