@@ -133,14 +133,15 @@ async fn a_broken_connection_fails_waiting_calls_indefinitely_and_later_ones_def
     );
 }
 
-#[tokio::test]
-async fn a_response_that_does_not_decode_breaks_the_connection() {
-    let (listener, config) = fake_node().await;
+/// A fake node (frames of at most `max_frame_bytes`) answers the first
+/// request with `bytes`; returns the error the call got.
+async fn call_answered_with(bytes: Vec<u8>, max_frame_bytes: usize) -> ClientError {
+    let (listener, mut config) = fake_node().await;
+    config.max_frame_bytes = max_frame_bytes;
     let node = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
         read_requests(&mut s, 1).await;
-        let frame = encode_frame(&[0xff; 7], DEFAULT_MAX_FRAME_BYTES).unwrap();
-        s.write_all(&frame).await.unwrap();
+        s.write_all(&bytes).await.unwrap();
         s
     });
     let conn = SharedConnection::connect(addr(&config), &config)
@@ -150,32 +151,24 @@ async fn a_response_that_does_not_decode_breaks_the_connection() {
         .call(read(0), ReadConsistency::Local)
         .await
         .unwrap_err();
+    drop(node.await.unwrap());
+    e
+}
+
+#[tokio::test]
+async fn a_response_that_does_not_decode_breaks_the_connection() {
+    let frame = encode_frame(&[0xff; 7], DEFAULT_MAX_FRAME_BYTES).unwrap();
+    let e = call_answered_with(frame, DEFAULT_MAX_FRAME_BYTES).await;
     assert!(
         matches!(&e, ClientError::ConnectionLost { reason } if reason.contains("bad response")),
         "{e:?}"
     );
-    drop(node.await.unwrap());
 }
 
 #[tokio::test]
 async fn an_oversized_response_header_breaks_the_connection_without_allocating() {
-    let (listener, mut config) = fake_node().await;
-    config.max_frame_bytes = 1024;
-    let node = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        read_requests(&mut s, 1).await;
-        s.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
-        s
-    });
-    let conn = SharedConnection::connect(addr(&config), &config)
-        .await
-        .unwrap();
-    let e = conn
-        .call(read(0), ReadConsistency::Local)
-        .await
-        .unwrap_err();
+    let e = call_answered_with(u32::MAX.to_be_bytes().to_vec(), 1024).await;
     assert!(matches!(e, ClientError::ConnectionLost { .. }), "{e:?}");
-    drop(node.await.unwrap());
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@
 use crate::log::MAX_INDEX;
 use crate::message::{Entry, RaftMessage, RaftRecord};
 use crate::node::{RaftNode, Role};
-use crate::progress::ReplState;
+use crate::progress::{Progress, ReplState};
 use synod_core::{NodeId, Output};
 
 impl RaftNode {
@@ -32,6 +32,21 @@ impl RaftNode {
         self.lead
             .as_ref()
             .map(|l| l.progress.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The members the leader replicates to whose progress satisfies
+    /// `pred`, in id order.
+    fn peers_where(&self, pred: impl Fn(&Progress) -> bool) -> Vec<NodeId> {
+        self.lead
+            .as_ref()
+            .map(|l| {
+                l.progress
+                    .iter()
+                    .filter(|(_, p)| pred(p))
+                    .map(|(&id, _)| id)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -54,19 +69,13 @@ impl RaftNode {
 
     /// Sends the new entries to every follower with nothing in flight.
     pub(crate) fn send_to_idle_peers(&mut self, out: &mut Output<Self>) {
-        for to in self.peers() {
-            let idle = self
-                .lead
-                .as_ref()
-                .and_then(|l| l.progress.get(&to))
-                .is_some_and(|p| match p.state {
-                    ReplState::Replicate => p.inflight.is_empty(),
-                    ReplState::Probe => !p.probe_sent,
-                    ReplState::Snapshot { .. } => false,
-                });
-            if idle {
-                self.send_pending(to, out);
-            }
+        let idle = self.peers_where(|p| match p.state {
+            ReplState::Replicate => p.inflight.is_empty(),
+            ReplState::Probe => !p.probe_sent,
+            ReplState::Snapshot { .. } => false,
+        });
+        for to in idle {
+            self.send_pending(to, out);
         }
     }
 
@@ -218,31 +227,12 @@ impl RaftNode {
     /// commit, and the leader as many; under load the next entries carry
     /// it anyway. So a follower's applied state lags by at most a tick.
     pub(crate) fn send_commit_notices(&mut self, out: &mut Output<Self>) {
-        for to in self.replicating_peers() {
-            let behind = self
-                .lead
-                .as_ref()
-                .and_then(|l| l.progress.get(&to))
-                .is_some_and(|p| p.commit_sent < self.commit);
-            if behind {
-                self.send_heartbeat(to, out);
-            }
+        let commit = self.commit;
+        let behind =
+            self.peers_where(|p| p.state == ReplState::Replicate && p.commit_sent < commit);
+        for to in behind {
+            self.send_heartbeat(to, out);
         }
-    }
-
-    /// The followers in replicate state, in id order.
-    fn replicating_peers(&self) -> Vec<NodeId> {
-        let Some(lead) = self.lead.as_ref() else {
-            return Vec::new();
-        };
-        self.peers()
-            .into_iter()
-            .filter(|to| {
-                lead.progress
-                    .get(to)
-                    .is_some_and(|p| p.state == ReplState::Replicate)
-            })
-            .collect()
     }
 
     /// Sends every peer the entries appended since the last send (after
@@ -455,7 +445,7 @@ impl RaftNode {
         // the next tick ([`Self::send_commit_notices`]); a committed
         // membership change at once (a node whose removal committed so
         // stops considering itself a candidate).
-        for to in self.replicating_peers() {
+        for to in self.peers_where(|p| p.state == ReplState::Replicate) {
             if config_committed {
                 self.send_pending_or_heartbeat(to, out);
             } else {

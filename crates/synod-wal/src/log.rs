@@ -42,7 +42,7 @@ use crate::format::{
     record_bytes, segment_file_name, SegmentHeader, LOCK_FILE, SEGMENT_HEADER_BYTES,
 };
 use crate::meta::sync_dir;
-use crate::prepare::{prepare, zero_ahead, zero_range, zeroed_to, Prepared};
+use crate::prepare::{initial_zeroed_to, prepare, zero_ahead, zero_range, Prepared};
 use crate::recycle::{keep_spares, new_salt, open_spare, retire};
 use crate::scan::{classify_tail, corrupt, io_err, scan_segment, Scan, Tail};
 use crate::{Recovery, WalOptions, WalStats};
@@ -723,7 +723,7 @@ fn recover_last(
         tail: scan.end,
         written: scan.end,
         durable: scan.end,
-        zeroed_to: zeroed_to(opts.preallocate, false, scan.end),
+        zeroed_to: initial_zeroed_to(opts.preallocate, false, scan.end),
     })
 }
 
@@ -793,6 +793,6 @@ fn create_segment(
         tail: SEGMENT_HEADER_BYTES,
         written: SEGMENT_HEADER_BYTES,
         durable: SEGMENT_HEADER_BYTES,
-        zeroed_to: zeroed_to(opts.preallocate, header.recycled, SEGMENT_HEADER_BYTES),
+        zeroed_to: initial_zeroed_to(opts.preallocate, header.recycled, SEGMENT_HEADER_BYTES),
     })
 }

@@ -144,7 +144,7 @@ pub(crate) fn zero_ahead(end: u64, zeroed_to: u64, capacity: u64) -> Range<u64> 
 /// right there for a segment pre-allocated with `fallocate`, nowhere for
 /// one already zeroed, reused (its blocks hold an older life's bytes) or
 /// left to grow.
-pub(crate) fn zeroed_to(how: Preallocate, recycled: bool, end: u64) -> u64 {
+pub(crate) fn initial_zeroed_to(how: Preallocate, recycled: bool, end: u64) -> u64 {
     match how {
         Preallocate::Fallocate if !recycled => end,
         _ => u64::MAX,
@@ -172,9 +172,12 @@ mod tests {
 
     #[test]
     fn only_fresh_fallocated_segments_are_zeroed_ahead() {
-        assert_eq!(zeroed_to(Preallocate::Fallocate, false, 64), 64);
-        assert_eq!(zeroed_to(Preallocate::Fallocate, true, 64), u64::MAX);
-        assert_eq!(zeroed_to(Preallocate::Zeros, false, 64), u64::MAX);
-        assert_eq!(zeroed_to(Preallocate::None, false, 64), u64::MAX);
+        assert_eq!(initial_zeroed_to(Preallocate::Fallocate, false, 64), 64);
+        assert_eq!(
+            initial_zeroed_to(Preallocate::Fallocate, true, 64),
+            u64::MAX
+        );
+        assert_eq!(initial_zeroed_to(Preallocate::Zeros, false, 64), u64::MAX);
+        assert_eq!(initial_zeroed_to(Preallocate::None, false, 64), u64::MAX);
     }
 }

@@ -311,7 +311,7 @@ pub fn recovered_core(
     )
 }
 
-pub use synod_core::testing::drive::{propose, sent_to, step, tick};
+pub use synod_core::testing::drive::{propose, sent, sent_to, step, tick};
 
 /// Ticks until the core sends something; returns that output.
 pub fn tick_until_messages(node: &mut RaftNode) -> Output<RaftNode> {
@@ -372,18 +372,7 @@ pub fn hand_made_leader(opts: &Opts) -> (RaftNode, u64) {
     out.append(&mut o);
     let last = node.last_log_index();
     for peer in [2, 3] {
-        step(
-            &mut node,
-            peer,
-            RaftMessage::AppendEntriesResponse {
-                term,
-                success: true,
-                index: last,
-                conflict_index: 0,
-                conflict_term: None,
-                read_seq: 0,
-            },
-        );
+        step(&mut node, peer, ack(term, last, 0));
     }
     assert_eq!(node.commit_index(), last, "the no-op commits");
     (node, emitted)
@@ -392,14 +381,26 @@ pub fn hand_made_leader(opts: &Opts) -> (RaftNode, u64) {
 /// Every AppendEntries in `out` (ordinary or eager), as destination and
 /// entry count.
 pub fn appends(out: &Output<RaftNode>) -> Vec<(NodeId, usize)> {
-    out.eager_messages
-        .iter()
-        .chain(out.messages.iter())
+    sent(out)
+        .into_iter()
         .filter_map(|(to, m)| match m {
-            RaftMessage::AppendEntries { entries, .. } => Some((*to, entries.len())),
+            RaftMessage::AppendEntries { entries, .. } => Some((to, entries.len())),
             _ => None,
         })
         .collect()
+}
+
+/// A follower's successful answer to an AppendEntries of `term`: it holds
+/// the log through `index` and echoes read round `read_seq`.
+pub fn ack(term: u64, index: u64, read_seq: u64) -> RaftMessage {
+    RaftMessage::AppendEntriesResponse {
+        term,
+        success: true,
+        index,
+        conflict_index: 0,
+        conflict_term: None,
+        read_seq,
+    }
 }
 
 /// The two logs have the same last index and the same terms wherever both

@@ -21,18 +21,7 @@ fn leader_counts_its_own_entry_only_after_on_persisted() {
     let index = node.last_log_index();
     let term = node.term();
     // Node 2 acknowledges before our own write is durable: 1 of 3.
-    let out = step(
-        &mut node,
-        2,
-        RaftMessage::AppendEntriesResponse {
-            term,
-            success: true,
-            index,
-            conflict_index: 0,
-            conflict_term: None,
-            read_seq: 0,
-        },
-    );
+    let out = step(&mut node, 2, ack(term, index, 0));
     assert!(out.committed.is_empty());
     assert_eq!(node.commit_index(), index - 1);
     let mut out = Output::new();

@@ -68,57 +68,22 @@ fn read_waits_for_the_leaders_first_commit_in_its_term() {
     assert!(out.messages.is_empty(), "no round before the no-op commits");
     // The no-op commits (own copy durable + node 2): the round starts.
     node.on_persisted(emitted, &mut Output::new());
-    let out = step(
-        &mut node,
-        2,
-        RaftMessage::AppendEntriesResponse {
-            term,
-            success: true,
-            index: 1,
-            conflict_index: 0,
-            conflict_term: None,
-            read_seq: 0,
-        },
-    );
+    let out = step(&mut node, 2, ack(term, 1, 0));
     assert_eq!(node.commit_index(), 1);
     assert!(out.reads.is_empty());
-    let round = out
-        .eager_messages
-        .iter()
-        .chain(out.messages.iter())
+    let round = sent(&out)
+        .into_iter()
         .filter_map(|(_, m)| match m {
-            RaftMessage::AppendEntries { read_seq, .. } => Some(*read_seq),
+            RaftMessage::AppendEntries { read_seq, .. } => Some(read_seq),
             _ => None,
         })
         .max()
         .expect("a heartbeat round");
     // An answer to an older message (read_seq 0) does not confirm it...
-    let out = step(
-        &mut node,
-        3,
-        RaftMessage::AppendEntriesResponse {
-            term,
-            success: true,
-            index: 1,
-            conflict_index: 0,
-            conflict_term: None,
-            read_seq: 0,
-        },
-    );
+    let out = step(&mut node, 3, ack(term, 1, 0));
     assert!(out.reads.is_empty());
     // ...an answer to the round does.
-    let out = step(
-        &mut node,
-        3,
-        RaftMessage::AppendEntriesResponse {
-            term,
-            success: true,
-            index: 1,
-            conflict_index: 0,
-            conflict_term: None,
-            read_seq: round,
-        },
-    );
+    let out = step(&mut node, 3, ack(term, 1, round));
     assert_eq!(out.reads, vec![RequestId(7)]);
 }
 

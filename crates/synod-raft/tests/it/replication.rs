@@ -177,48 +177,34 @@ fn a_commit_reaches_followers_with_the_next_entries_or_the_next_tick() {
         ..Opts::default()
     };
     let (mut node, emitted) = hand_made_leader(&opts);
-    let propose = |node: &mut RaftNode, i: u64| {
-        let mut out = Output::new();
-        node.propose(
+    let write = |node: &mut RaftNode, i: u64| {
+        propose(
+            node,
             Proposal::Write {
                 id: RequestId(i),
                 command: vec![i as u8],
             },
-            &mut out,
-        );
-        out
+        )
     };
     let commits = |out: &Output<RaftNode>| -> Vec<(NodeId, u64)> {
-        out.eager_messages
-            .iter()
-            .chain(out.messages.iter())
+        sent(out)
+            .into_iter()
             .filter_map(|(to, m)| match m {
-                RaftMessage::AppendEntries { leader_commit, .. } => Some((*to, *leader_commit)),
+                RaftMessage::AppendEntries { leader_commit, .. } => Some((to, leader_commit)),
                 _ => None,
             })
             .collect()
     };
-    propose(&mut node, 1);
+    write(&mut node, 1);
     let mut out = Output::new();
     node.on_persisted(emitted + 1, &mut out);
     let index = node.last_log_index();
     let term = node.term();
-    let out = step(
-        &mut node,
-        2,
-        RaftMessage::AppendEntriesResponse {
-            term,
-            success: true,
-            index,
-            conflict_index: 0,
-            conflict_term: None,
-            read_seq: 0,
-        },
-    );
+    let out = step(&mut node, 2, ack(term, index, 0));
     assert_eq!(node.commit_index(), index);
     assert!(commits(&out).is_empty(), "the commit announced by itself");
     // Follower 2 is idle: the next write's entries carry the commit.
-    let out = propose(&mut node, 2);
+    let out = write(&mut node, 2);
     assert_eq!(commits(&out), vec![(n(2), index)]);
     // Follower 3 still has an AppendEntries in flight: it hears at the tick,
     // and only then.
@@ -300,18 +286,7 @@ fn pipelining_is_bounded_by_inflight_bytes() {
     assert_eq!(to2, 3, "34 + 34 + 34 bytes fill a 100-byte window");
     // Acknowledging the first frees room for exactly one more.
     let term = node.term();
-    let out = step(
-        &mut node,
-        2,
-        RaftMessage::AppendEntriesResponse {
-            term,
-            success: true,
-            index: base + 1,
-            conflict_index: 0,
-            conflict_term: None,
-            read_seq: 0,
-        },
-    );
+    let out = step(&mut node, 2, ack(term, base + 1, 0));
     let to2: Vec<_> = appends(&out)
         .into_iter()
         .filter(|(to, _)| *to == n(2))

@@ -32,18 +32,7 @@ fn on_snapshot_saves_metadata_and_compacts_through_the_index() {
     node.on_persisted(emitted, &mut out);
     let term = node.term();
     for peer in [2, 3] {
-        step(
-            &mut node,
-            peer,
-            RaftMessage::AppendEntriesResponse {
-                term,
-                success: true,
-                index: 5,
-                conflict_index: 0,
-                conflict_term: None,
-                read_seq: 0,
-            },
-        );
+        step(&mut node, peer, ack(term, 5, 0));
     }
     assert_eq!(node.applied_index(), 5);
     let mut out = Output::new();

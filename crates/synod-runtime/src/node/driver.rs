@@ -476,7 +476,7 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
     /// is alone in its membership.
     fn note_status(&mut self) {
         let s = self.core.status();
-        self.alone = s.voters.len() + s.learners.len() <= 1 && !s.voters.is_empty();
+        self.alone = s.voters == [s.id] && s.learners.is_empty();
         let now = (s.role, s.term, s.leader);
         if now != self.last_role {
             info!(role = %now.0, term = now.1, leader = ?now.2.map(|l| l.0), "role changed");
