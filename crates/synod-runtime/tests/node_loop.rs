@@ -1,26 +1,34 @@
 //! The node event loop over real TCP, driving synod-core's toy protocol and
 //! the KV state machine: writes commit on a majority, followers apply them,
-//! concurrent writes share syncs (group commit), and shutdown is clean.
+//! concurrent writes share syncs (group commit), records that need no sync
+//! stay on the loop's thread, and shutdown is clean.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use synod_core::testing::toy::Toy;
+use synod_core::testing::toy::{Entry, Toy};
 use synod_core::{
-    ClientError, ClusterId, Loaded, MemStorage, NodeId, ReadConsistency, Recovered, Snapshot,
-    Storage, StorageError, StoredRecord,
+    ClientError, ClusterId, Committed, Loaded, MemStorage, NodeId, Output, Proposal, Protocol,
+    ProtocolStatus, ReadConsistency, Recovered, RequestId, Snapshot, Storage, StorageError,
+    StoredRecord,
 };
 use synod_kv::{KvAnswer, KvCommand, KvOutput, KvQuery, KvStore};
 use synod_runtime::{run_node, NodeConfig, NodeHandle, TcpTransport, TransportConfig};
 use tokio::sync::oneshot;
 
-/// MemStorage that counts syncs.
-struct Counting(MemStorage, Arc<AtomicU64>);
+/// MemStorage that counts syncs and notes the thread of every append.
+#[derive(Default)]
+struct Counting(MemStorage, Arc<AtomicU64>, Arc<Mutex<Vec<String>>>);
 
 impl Storage for Counting {
     fn append(&mut self, r: &[StoredRecord]) -> Result<(), StorageError> {
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        self.2.lock().unwrap().push(thread);
         self.0.append(r)
     }
     fn sync(&mut self) -> Result<(), StorageError> {
@@ -80,7 +88,7 @@ async fn start_cluster(n: u64) -> Cluster {
         .unwrap();
         let core = Toy::new(id, peers.keys().copied().collect(), Recovered::default());
         let syncs = Arc::new(AtomicU64::new(0));
-        let storage = Counting(MemStorage::new(), syncs.clone());
+        let storage = Counting(MemStorage::new(), syncs.clone(), Default::default());
         let (handle, calls) = NodeHandle::channel(1024);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let config = NodeConfig {
@@ -185,6 +193,101 @@ async fn concurrent_writes_share_syncs() {
         "200 concurrent writes took {syncs} syncs: no group commit"
     );
     shutdown(c).await;
+}
+
+/// A leader whose one follower never answers (so its own entries go to the
+/// storage thread), and which marks each commit with a record that needs no
+/// sync, as Multi-Paxos marks its commit point.
+#[derive(Default)]
+struct MarksCommits {
+    /// Per record emitted, in order: the write it carries, if not a marker.
+    emitted: VecDeque<Option<(RequestId, Entry)>>,
+    persisted: u64,
+}
+
+impl Protocol for MarksCommits {
+    type Message = ();
+    type Record = Entry;
+    type HardState = ();
+
+    fn id(&self) -> NodeId {
+        NodeId(1)
+    }
+    fn tick(&mut self, _: &mut Output<Self>) {}
+    fn step(&mut self, _: NodeId, _: (), _: &mut Output<Self>) {}
+    fn propose(&mut self, proposal: Proposal, out: &mut Output<Self>) {
+        if let Proposal::Write { id, command } = proposal {
+            let entry = Entry {
+                index: self.emitted.len() as u64 + 1,
+                command,
+            };
+            out.persist(entry.clone());
+            self.emitted.push_back(Some((id, entry)));
+        }
+    }
+    fn on_persisted(&mut self, count: u64, out: &mut Output<Self>) {
+        while self.persisted < count {
+            self.persisted += 1;
+            let Some(Some((id, entry))) = self.emitted.get(self.persisted as usize - 1).cloned()
+            else {
+                continue;
+            };
+            let marker = Entry {
+                index: self.emitted.len() as u64 + 1,
+                command: Vec::new(),
+            };
+            out.records.push(marker);
+            self.emitted.push_back(None);
+            out.committed.push(Committed {
+                index: entry.index,
+                command: Some(entry.command),
+                reply_to: Some(id),
+            });
+        }
+    }
+    fn status(&self) -> ProtocolStatus {
+        ProtocolStatus {
+            id: NodeId(1),
+            role: "leader".into(),
+            leader: Some(NodeId(1)),
+            voters: vec![NodeId(1), NodeId(2)],
+            ..ProtocolStatus::default()
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_that_needs_no_sync_is_buffered_on_the_loop_not_sent_to_the_storage_thread() {
+    let transport = TcpTransport::start(TransportConfig::new(
+        NodeId(1),
+        ClusterId(1),
+        free_addr(),
+        BTreeMap::new(),
+    ))
+    .await
+    .unwrap();
+    let storage = Counting::default();
+    let appends = storage.2.clone();
+    let (handle, calls) = NodeHandle::channel(16);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let node = tokio::spawn(run_node(
+        MarksCommits::default(),
+        transport,
+        storage,
+        KvStore::new(),
+        NodeConfig::default(),
+        calls,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    assert_eq!(handle.write(write("x", 1)).await.unwrap(), KvOutput::Done);
+    let appends = appends.lock().unwrap().clone();
+    assert_eq!(appends.len(), 2, "the entry, then its commit marker");
+    assert_eq!(appends[0], "synod-storage", "a leader's synced entry");
+    assert_ne!(appends[1], "synod-storage", "the marker: {appends:?}");
+    let _ = stop_tx.send(());
+    assert!(matches!(node.await, Ok(Ok(()))));
 }
 
 async fn shutdown(c: Cluster) {

@@ -338,6 +338,8 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
     ///   node has to do (a lone write costs no thread wakeups). A leader's
     ///   entries that no message waits on go to the thread, so the loop
     ///   keeps hearing requests and acknowledgements during the sync;
+    /// - only records that need no sync (a commit marker), nothing in
+    ///   flight: on this thread too, since storage merely buffers them;
     /// - otherwise: to the storage thread, whose group commit takes over
     ///   under load.
     fn submit(&mut self, mut out: Output<P>) {
@@ -386,9 +388,11 @@ impl<P: Protocol + 'static, T: Transport, S: Storage, M: StateMachine> Driver<P,
                 messages,
                 effects,
             };
+            // Unsynced records are only buffered by storage: taking them here
+            // spares the reply behind them two thread wakeups.
+            let buffered_only = !job.must_sync && job.hard_state.is_none();
             let inline = self.jobs_submitted == self.jobs_done
-                && !awaiting_peers
-                && (!job.messages.is_empty() || self.alone);
+                && (buffered_only || (!awaiting_peers && (!job.messages.is_empty() || self.alone)));
             let job = if inline {
                 match self.persist.persist_now(job) {
                     Inline::Done(done) => {

@@ -16,15 +16,21 @@
 //! or compaction) is persisted on the loop's own thread instead
 //! ([`PersistThread::persist_now`]), unless the same output sent eager
 //! messages (then peers are working in parallel and the loop must stay free
-//! to hear their answers). A lone write would otherwise pay two
-//! thread wakeups, one to hand the job over and one to hear it is done,
-//! which on a 2-vCPU machine cost more than the fdatasync itself. The loop
-//! then blocks for one sync. That delays only ticks and local reads: with
-//! nothing in flight there is nothing else it could release meanwhile, and
-//! peer messages and client calls wait in their queues to form the next
-//! batch. The storage
-//! sits behind a mutex that only one of the two ever holds at a time, so
-//! jobs still reach the disk in the order they were made.
+//! to hear their answers). A lone write would otherwise pay two thread
+//! wakeups, one to hand the job over and one to hear it is done, which on a
+//! 2-vCPU machine cost more than the fdatasync itself. The loop then blocks
+//! for one sync. That delays only ticks and local reads: with nothing in
+//! flight there is nothing else it could release meanwhile, and peer
+//! messages and client calls wait in their queues to form the next batch.
+//! A job whose records need no sync (Multi-Paxos's commit marker) is taken
+//! on the loop even when it sent eager messages: storage only buffers it,
+//! so it costs a copy, where the thread would cost the replies behind it
+//! the same two wakeups.
+//!
+//! The storage sits behind a mutex that only one of the two holds at a
+//! time, so jobs still reach the disk in the order they were made. The
+//! thread lets go of it before it reports a batch durable, so the loop's
+//! next job finds it free.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
@@ -101,8 +107,10 @@ impl<S: Storage, E: Send + 'static> PersistThread<S, E> {
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter());
-                    let mut storage = lock(&shared);
-                    let result = persist_batch(&mut *storage, batch).and_then(|(done, compact)| {
+                    // The lock is let go before the loop hears of the batch,
+                    // so that the loop finds storage free for its next job.
+                    let persisted = persist_batch(&mut *lock(&shared), batch);
+                    let result = persisted.and_then(|(done, compact)| {
                         let mut messages = Vec::new();
                         let mut released = Vec::with_capacity(done.len());
                         for (m, d) in done {
@@ -116,7 +124,7 @@ impl<S: Storage, E: Send + 'static> PersistThread<S, E> {
                             }
                         }
                         match compact {
-                            Some(c) => storage.compact(c),
+                            Some(c) => lock(&shared).compact(c),
                             None => Ok(()),
                         }
                     });
