@@ -13,6 +13,7 @@ async fn paxos_survives_leader_kill_and_old_leader_catches_up() {
         extra_args: vec!["--snapshot-every".into(), "40".into()],
         never_leaders: vec![],
         expect_snapshot: true,
+        forwards_writes: false,
     })
     .await;
 }

@@ -12,6 +12,7 @@ async fn raft_survives_leader_kill_and_old_leader_catches_up_by_snapshot() {
         extra_args: vec!["--snapshot-every".into(), "40".into()],
         never_leaders: vec![],
         expect_snapshot: true,
+        forwards_writes: false,
     })
     .await;
 }

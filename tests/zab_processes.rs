@@ -1,7 +1,9 @@
 //! Three voting `synod-node --protocol zab` processes and one observer on
 //! loopback: SIGKILL the leader, Fast Leader Election picks a new one among
 //! the voters, and the old leader rejoins and is synchronised by the new
-//! leader (DIFF, or SNAP once the survivors have compacted their logs).
+//! leader (DIFF, or SNAP once the survivors have compacted their logs);
+//! then a write sent to each follower and to the observer is forwarded to the
+//! leader and answered by the server it was sent to.
 
 use synod_core::NodeId;
 use synod_e2e::kill_leader::{leader_kill_and_catch_up, Scenario};
@@ -19,6 +21,7 @@ async fn zab_survives_leader_kill_and_old_leader_is_resynchronised() {
         ],
         never_leaders: vec![NodeId(4)],
         expect_snapshot: false,
+        forwards_writes: true,
     })
     .await;
 }

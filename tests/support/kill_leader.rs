@@ -6,7 +6,7 @@
 use std::time::Duration;
 use synod_core::{ClientError, NodeId, ReadConsistency};
 use synod_harness::cluster::{Cluster, ClusterSpec};
-use synod_kv::{ClientConfig, KvClient};
+use synod_kv::{ClientConfig, KvClient, Op, OpResult};
 use tokio::time::Instant;
 
 /// What varies between protocols.
@@ -22,6 +22,9 @@ pub struct Scenario {
     /// Whether the restarted node must have caught up through a snapshot
     /// (the survivors compact their logs while it is down).
     pub expect_snapshot: bool,
+    /// Whether every node answers writes itself (ZAB's learners forward
+    /// them to the leader) rather than redirecting the client.
+    pub forwards_writes: bool,
 }
 
 async fn wait_leader(cluster: &Cluster, not: Option<NodeId>) -> NodeId {
@@ -49,6 +52,27 @@ async fn write(client: &mut KvClient, key: &str, v: u64) {
         }
     }
     panic!("write {key}={v} kept failing");
+}
+
+/// Sends a write straight to each node but the leader (no redirects):
+/// each answers it, and a local read there sees it at once, since the node
+/// applied the write before answering.
+async fn writes_answered_where_sent(cluster: &Cluster, cc: &ClientConfig, leader: NodeId) {
+    for node in cluster.ids().into_iter().filter(|n| *n != leader) {
+        let mut client = KvClient::new(cc.clone(), node);
+        let key = format!("via-{node}");
+        let value = node.to_string().into_bytes();
+        let op = Op::Write {
+            key: key.clone(),
+            value: value.clone(),
+        };
+        let answer = client
+            .call_node(node, op, ReadConsistency::Linearizable)
+            .await;
+        assert_eq!(answer, Ok(OpResult::Done), "write sent to {node}");
+        let read = client.read(&key, ReadConsistency::Local).await;
+        assert_eq!(read, Ok(Some(value)), "local read at {node}");
+    }
 }
 
 /// Runs the scenario; panics (failing the test) on any broken expectation.
@@ -117,7 +141,7 @@ pub async fn leader_kill_and_catch_up(s: Scenario) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Applied may trail the commit point by a step: wait for the value.
-    let mut local = KvClient::new(cc, leader);
+    let mut local = KvClient::new(cc.clone(), leader);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let v = local.read("x", ReadConsistency::Local).await;
@@ -128,6 +152,9 @@ pub async fn leader_kill_and_catch_up(s: Scenario) {
         }
         assert!(Instant::now() < deadline, "old leader reads {v:?} for x");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if s.forwards_writes {
+        writes_answered_where_sent(&cluster, &cc, new_leader).await;
     }
     if s.expect_snapshot {
         let log = std::fs::read_to_string(&cluster.node(leader).log_path).unwrap();

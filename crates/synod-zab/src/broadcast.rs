@@ -19,17 +19,24 @@
 //! only on top of its predecessor), so the quorum-th highest ACK is a zxid
 //! every member of that quorum holds together with everything before it.
 
+use crate::forward::Requester;
 use crate::leader::{LearnerStage, Phase};
 use crate::message::ZabMessage;
 use crate::node::ZabNode;
 use crate::zxid::{Txn, Zxid};
 use synod_core::quorum::quorum_value;
-use synod_core::{ClientError, NodeId, Output, RequestId};
+use synod_core::{NodeId, Output, RequestId};
 
 impl ZabNode {
-    /// A write at the established leader: the next zxid, logged and
-    /// proposed to every active follower.
-    pub(crate) fn leader_write(&mut self, id: RequestId, command: Vec<u8>, out: &mut Output<Self>) {
+    /// A write at the established leader, from its own client or forwarded
+    /// by a learner: the next zxid, logged and proposed to every active
+    /// follower.
+    pub(crate) fn leader_write(
+        &mut self,
+        requester: Requester,
+        command: Vec<u8>,
+        out: &mut Output<Self>,
+    ) {
         let last = self.history.last();
         let committed = self.committed;
         let max_uncommitted = self.cfg.max_uncommitted_proposals;
@@ -45,31 +52,24 @@ impl ZabNode {
         if counter == u32::MAX {
             // The counter is exhausted: a new epoch is needed (ZooKeeper
             // forces a new election too).
-            out.reply(
-                id,
-                Err(ClientError::Unavailable {
-                    reason: "zxid counter exhausted; re-electing".into(),
-                }),
-            );
+            requester.refuse(lead.epoch, "zxid counter exhausted; re-electing", out);
             self.start_looking(out);
             return;
         }
         if last.0.saturating_sub(committed.0) >= max_uncommitted
             && last.epoch() == committed.epoch()
         {
-            out.reply(
-                id,
-                Err(ClientError::Unavailable {
-                    reason: "too many uncommitted proposals".into(),
-                }),
-            );
+            requester.refuse(lead.epoch, "too many uncommitted proposals", out);
             return;
         }
         let txn = Txn {
             zxid: Zxid::new(epoch, counter + 1),
             command: Some(command),
+            origin: requester.origin(),
         };
-        lead.pending_writes.insert(txn.zxid, id);
+        if let Requester::Client(id) = requester {
+            lead.pending_writes.insert(txn.zxid, id);
+        }
         lead.own_unpersisted.push_back((self.emitted + 1, txn.zxid));
         let msg = ZabMessage::Proposal {
             epoch: lead.epoch,

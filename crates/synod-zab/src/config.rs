@@ -48,6 +48,10 @@ pub struct ZabConfig {
     /// follower slightly behind gets a DIFF rather than a SNAP (ZooKeeper's
     /// committed-log window; default 1000).
     pub diff_window_proposals: usize,
+    /// A write a learner forwarded to its leader and has not seen delivered
+    /// within this many ticks is answered `Timeout` (indefinite; default
+    /// 100). Losing the leader answers it sooner, `LeadershipLost`.
+    pub forward_timeout_ticks: u64,
 }
 
 impl ZabConfig {
@@ -67,6 +71,7 @@ impl ZabConfig {
             max_uncommitted_proposals: 10_000,
             snapshot_chunk_bytes: 1 << 20,
             diff_window_proposals: 1000,
+            forward_timeout_ticks: 100,
         }
     }
 
@@ -100,6 +105,7 @@ impl ZabConfig {
             ("max_batch_proposals", self.max_batch_proposals as u64),
             ("max_uncommitted_proposals", self.max_uncommitted_proposals),
             ("snapshot_chunk_bytes", self.snapshot_chunk_bytes as u64),
+            ("forward_timeout_ticks", self.forward_timeout_ticks),
         ];
         if let Some(name) = synod_core::settings::first_zero(&positive) {
             return Err(ConfigError::Zero(name));

@@ -93,6 +93,7 @@ impl ZabNode {
         if let Some(lead) = self.lead.take() {
             lead.abandon(out);
         }
+        self.abandon_forwarded(out);
         self.follower = None;
         self.state = PeerState::Looking;
         self.election.logical_clock = self.election.logical_clock.saturating_add(1);

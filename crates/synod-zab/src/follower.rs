@@ -85,6 +85,12 @@ impl ZabNode {
         self.follower.as_ref().map(|f| f.stage)
     }
 
+    /// Whether this learner is synchronised with an established leader and
+    /// hearing its broadcast, so it can forward writes to it.
+    pub(crate) fn is_serving_learner(&self) -> bool {
+        self.stage() == Some(Stage::Broadcast)
+    }
+
     fn set_stage(&mut self, stage: Stage) {
         if let Some(f) = self.follower.as_mut() {
             f.stage = stage;
@@ -175,6 +181,7 @@ impl ZabNode {
             }
             ZabMessage::Proposal { prev, txn, .. } => self.handle_proposal(epoch, prev, txn, out),
             ZabMessage::Inform { prev, txn, .. } => self.handle_inform(epoch, prev, txn, out),
+            ZabMessage::Refused { request, error, .. } => self.handle_refused(request, error, out),
             ZabMessage::Ping {
                 committed,
                 read_seq,

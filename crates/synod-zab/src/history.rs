@@ -231,6 +231,7 @@ mod tests {
         Txn {
             zxid: Zxid::new(epoch, counter),
             command: Some(format!("{epoch}:{counter}").into_bytes()),
+            origin: None,
         }
     }
 

@@ -89,6 +89,9 @@ pub(crate) struct LeaderState {
     pub(crate) own_unpersisted: VecDeque<(u64, Zxid)>,
     /// The leader's own acknowledgement: its last proposal known durable.
     pub(crate) own_durable: Zxid,
+    /// Per learner, the latest (incarnation, request number) it forwarded:
+    /// a repeated or overtaken REQUEST is not proposed twice.
+    pub(crate) requests_seen: BTreeMap<NodeId, (u64, u64)>,
 }
 
 impl LeaderState {
@@ -129,6 +132,7 @@ impl ZabNode {
             heartbeat_elapsed: 0,
             own_unpersisted: VecDeque::new(),
             own_durable: Zxid::ZERO,
+            requests_seen: BTreeMap::new(),
         });
         self.reset_timeout();
         self.try_choose_epoch(out);
@@ -191,6 +195,12 @@ impl ZabNode {
             ZabMessage::PingAck { read_seq, last, .. } => {
                 self.handle_ack(from, last, Some(read_seq), out)
             }
+            ZabMessage::Request {
+                incarnation,
+                request,
+                command,
+                ..
+            } => self.handle_request(from, incarnation, request, command, out),
             _ => {}
         }
     }

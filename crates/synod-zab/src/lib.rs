@@ -21,8 +21,10 @@
 //! transaction committed anywhere is committed everywhere; one never
 //! committed is discarded by the next leader's synchronisation.
 //!
-//! Writes are answered once delivered on the leader that proposed them, or
-//! with an error saying whether they may still take effect
+//! Writes are answered once delivered on the server the client asked: the
+//! leader, or a learner that forwarded the write to it (ZooKeeper's
+//! REQUEST; see `forward.rs`). Otherwise they are answered with an error
+//! saying whether they may still take effect
 //! ([`ClientError::LeadershipLost`](synod_core::ClientError) is indefinite).
 //! Linearizable reads go through a quorum-confirmed ping round at the
 //! leader, ZooKeeper's `sync` followed by a read; `local` reads never reach
@@ -45,6 +47,7 @@
 //!      │ ◀──────────────────────────── PROPOSAL{prev, txn}    │ client write: zxid = (e, n+1)
 //!      │ log it; ACK{zxid} ──────────────────────────────────▶│ quorum of voters → deliver
 //!      │ ◀──────────── COMMIT{zxid}  (observers: INFORM{txn}) │
+//!      │ REQUEST{incarnation, request, command} ─────────────▶│ a client's write at a learner
 //!      │ ◀─────────── PING{commit, read round} / PINGACK ────▶│ lost quorum → LOOKING
 //! ```
 //!
@@ -89,6 +92,7 @@ mod config;
 mod election;
 mod error;
 mod follower;
+mod forward;
 mod history;
 mod leader;
 mod message;
@@ -100,4 +104,4 @@ pub use config::{ConfigError, ZabConfig};
 pub use error::ZabError;
 pub use message::{HistorySummary, PeerState, SyncMode, Vote, ZabHardState, ZabMessage, ZabRecord};
 pub use node::ZabNode;
-pub use zxid::{Txn, Zxid};
+pub use zxid::{Origin, Txn, Zxid};

@@ -5,7 +5,7 @@
 use crate::zxid::{Txn, Zxid};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use synod_core::{LogRecord, NodeId};
+use synod_core::{ClientError, LogRecord, NodeId};
 
 /// A server's state, as ZooKeeper names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -250,6 +250,28 @@ pub enum ZabMessage {
         /// The learner's last logged zxid.
         last: Zxid,
     },
+    /// Learner → leader: a client's write, forwarded (ZooKeeper's REQUEST).
+    /// The leader proposes it with the learner as its origin.
+    Request {
+        /// The epoch.
+        epoch: u64,
+        /// The learner's incarnation.
+        incarnation: u64,
+        /// The learner's request number.
+        request: u64,
+        /// The client's encoded command.
+        command: Vec<u8>,
+    },
+    /// Leader → learner: a forwarded write the leader did not propose, and
+    /// why (a definite error).
+    Refused {
+        /// The epoch.
+        epoch: u64,
+        /// The learner's request number.
+        request: u64,
+        /// The answer for the client.
+        error: ClientError,
+    },
 }
 
 impl ZabMessage {
@@ -271,7 +293,9 @@ impl ZabMessage {
             | Commit { epoch, .. }
             | Inform { epoch, .. }
             | Ping { epoch, .. }
-            | PingAck { epoch, .. } => Some(*epoch),
+            | PingAck { epoch, .. }
+            | Request { epoch, .. }
+            | Refused { epoch, .. } => Some(*epoch),
         }
     }
 }
@@ -308,7 +332,8 @@ impl LogRecord for ZabRecord {
     }
 }
 
-/// The small durable state: ZAB's two epochs.
+/// The small durable state: ZAB's two epochs, and how many times the
+/// server has started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZabHardState {
     /// `acceptedEpoch`: the highest epoch this server accepted in a
@@ -318,6 +343,10 @@ pub struct ZabHardState {
     /// `currentEpoch`: the epoch whose NEWLEADER this server last
     /// acknowledged (or sent, as leader). Votes compare it first.
     pub current_epoch: u64,
+    /// Raised at every start, before the server forwards a write: tells a
+    /// forwarded write of this life from one of an earlier life with the
+    /// same request number (see [`Origin`](crate::Origin)).
+    pub incarnation: u64,
 }
 
 #[cfg(test)]

@@ -3,16 +3,19 @@
 //! The handlers live beside it: `election.rs` (Fast Leader Election),
 //! `leader.rs`, `sync.rs` and `broadcast.rs` (the leader's discovery,
 //! synchronisation and broadcast), `follower.rs` (the learner's side of all
-//! three). `history.rs` holds the history and the DIFF / TRUNC / SNAP choice.
+//! three), `forward.rs` (writes at a learner). `history.rs` holds the history
+//! and the DIFF / TRUNC / SNAP choice.
 
 use crate::config::ZabConfig;
 use crate::election::Election;
 use crate::error::ZabError;
 use crate::follower::FollowerState;
+use crate::forward::{Forwarded, Requester};
 use crate::history::History;
 use crate::leader::LeaderState;
 use crate::message::{PeerState, ZabHardState, ZabMessage, ZabRecord};
 use crate::zxid::{Txn, Zxid};
+use std::collections::BTreeMap;
 use synod_core::{
     ClientError, Committed, NodeId, Output, Proposal, Protocol, ProtocolStatus, Recovered,
     RequestId, SeededRng, Snapshot, SnapshotAction,
@@ -49,6 +52,10 @@ pub struct ZabNode {
     pub(crate) lead: Option<LeaderState>,
     /// Records handed to the driver since this core was built.
     pub(crate) emitted: u64,
+    /// This life of the server (durable, raised at every start).
+    pub(crate) incarnation: u64,
+    /// Writes this learner forwarded to its leader, by request number.
+    pub(crate) forwarded: BTreeMap<u64, Forwarded>,
 }
 
 impl ZabNode {
@@ -102,6 +109,9 @@ impl ZabNode {
             follower: None,
             lead: None,
             emitted: 0,
+            // Written with the first output, so before anything is forwarded.
+            incarnation: hard.incarnation.saturating_add(1),
+            forwarded: BTreeMap::new(),
             cfg: config,
         };
         node.reset_timeout();
@@ -222,10 +232,10 @@ impl ZabNode {
             emitted.push(txn.clone());
         }
         for txn in emitted {
-            let reply_to = self
-                .lead
-                .as_mut()
-                .and_then(|l| l.pending_writes.remove(&txn.zxid));
+            let reply_to = match self.lead.as_mut() {
+                Some(l) => l.pending_writes.remove(&txn.zxid),
+                None => self.take_forwarded(txn.origin),
+            };
             self.applied = txn.zxid;
             out.committed.push(Committed {
                 index: txn.zxid.0,
@@ -272,6 +282,7 @@ impl ZabNode {
         let hard = ZabHardState {
             accepted_epoch: self.accepted_epoch,
             current_epoch: self.current_epoch,
+            incarnation: self.incarnation,
         };
         if hard != self.saved_hard_state {
             self.saved_hard_state = hard;
@@ -309,6 +320,7 @@ impl Protocol for ZabNode {
             PeerState::Leading => self.tick_leader(out),
             PeerState::Following | PeerState::Observing => self.tick_follower(out),
         }
+        self.expire_forwarded(out);
         self.finish(out);
     }
 
@@ -335,7 +347,9 @@ impl Protocol for ZabNode {
         match proposal {
             Proposal::Write { id, command } => {
                 if self.is_established_leader() {
-                    self.leader_write(id, command, out);
+                    self.leader_write(Requester::Client(id), command, out);
+                } else if self.is_serving_learner() {
+                    self.forward_write(id, command, out);
                 } else {
                     self.refuse(id, out);
                 }

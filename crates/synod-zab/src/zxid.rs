@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use synod_core::NodeId;
 
 /// A transaction id: epoch in the high 32 bits, counter in the low 32.
 #[derive(
@@ -63,13 +64,31 @@ pub struct Txn {
     /// The client's encoded command; `None` for a protocol no-op (never
     /// produced by this core today, kept so the format can carry one).
     pub command: Option<Vec<u8>>,
+    /// The learner that forwarded the write, if one did: it answers its
+    /// client when it delivers the transaction.
+    pub origin: Option<Origin>,
 }
 
 impl Txn {
     /// Approximate encoded size in bytes, for message and batch budgets.
     pub fn size_bytes(&self) -> usize {
-        16 + self.command.as_ref().map_or(0, Vec::len)
+        let origin = if self.origin.is_some() { 24 } else { 0 };
+        16 + origin + self.command.as_ref().map_or(0, Vec::len)
     }
+}
+
+/// Where a forwarded write came from: the learner, which life of it
+/// (`incarnation`, durable and raised at every start, since request numbers
+/// start over), and its request number. ZooKeeper's transaction header
+/// carries the session id and cxid for the same purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Origin {
+    /// The learner that forwarded the write.
+    pub server: NodeId,
+    /// The learner's incarnation when it forwarded it.
+    pub incarnation: u64,
+    /// The learner's request number.
+    pub request: u64,
 }
 
 #[cfg(test)]

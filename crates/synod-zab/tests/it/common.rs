@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use synod_core::harness::{ClientOutcome, Network};
+use synod_core::harness::{ClientOutcome, Envelope, Network};
 use synod_core::{NodeId, Proposal, Protocol, Recovered, RequestId, SeededRng};
-use synod_zab::{PeerState, Txn, ZabConfig, ZabHardState, ZabNode, ZabRecord, Zxid};
+use synod_zab::{PeerState, Txn, ZabConfig, ZabHardState, ZabMessage, ZabNode, ZabRecord, Zxid};
 
 pub type Net = Network<ZabNode>;
 
@@ -25,6 +25,7 @@ pub struct Opts {
     pub snapshot_chunk_bytes: usize,
     pub diff_window_proposals: usize,
     pub max_batch_proposals: usize,
+    pub max_uncommitted_proposals: u64,
 }
 
 impl Default for Opts {
@@ -37,6 +38,7 @@ impl Default for Opts {
             snapshot_chunk_bytes: 1 << 20,
             diff_window_proposals: 1000,
             max_batch_proposals: 64,
+            max_uncommitted_proposals: 10_000,
         }
     }
 }
@@ -66,6 +68,7 @@ impl Opts {
         c.snapshot_chunk_bytes = self.snapshot_chunk_bytes;
         c.diff_window_proposals = self.diff_window_proposals;
         c.max_batch_proposals = self.max_batch_proposals;
+        c.max_uncommitted_proposals = self.max_uncommitted_proposals;
         c
     }
 }
@@ -108,6 +111,7 @@ pub fn txn(epoch: u32, counter: u32) -> Txn {
     Txn {
         zxid: Zxid::new(epoch, counter),
         command: Some(format!("{epoch}:{counter}").into_bytes()),
+        origin: None,
     }
 }
 
@@ -115,6 +119,7 @@ pub fn hard(accepted_epoch: u64, current_epoch: u64) -> ZabHardState {
     ZabHardState {
         accepted_epoch,
         current_epoch,
+        incarnation: 0,
     }
 }
 
@@ -198,6 +203,27 @@ pub fn applied(net: &Net, id: NodeId) -> Vec<Vec<u8>> {
 /// The zxids of `id`'s history above its base.
 pub fn zxids(net: &Net, id: NodeId) -> Vec<Zxid> {
     core(net, id).history().iter().map(|t| t.zxid).collect()
+}
+
+/// Every member but `leader`.
+pub fn others(opts: &Opts, leader: NodeId) -> Vec<NodeId> {
+    opts.all_ids()
+        .into_iter()
+        .filter(|i| *i != leader)
+        .collect()
+}
+
+/// Takes the in-flight messages `pick` selects off the wire, leaving the
+/// rest in flight, in order.
+pub fn withhold(
+    net: &mut Net,
+    pick: impl Fn(&Envelope<ZabMessage>) -> bool,
+) -> Vec<Envelope<ZabMessage>> {
+    let (held, rest): (Vec<_>, Vec<_>) = net.take_in_flight().into_iter().partition(|e| pick(e));
+    for e in rest {
+        net.inject(e);
+    }
+    held
 }
 
 // ----- single cores driven by hand ------------------------------------------

@@ -6,6 +6,7 @@
 mod broadcast;
 mod common;
 mod election;
+mod forward;
 mod lazy_disk;
 mod persistence;
 mod randomized;

@@ -44,6 +44,10 @@ fn run_profile(profile: Profile, first_seed: u64, seeds: u64, steps: u64) {
     // Guard against vacuous runs: leaders changed, writes committed, reads
     // served, faults bit.
     assert!(total.epochs_established >= runs && total.writes_acked >= runs);
+    assert!(
+        total.forwarded_acked > 0,
+        "no learner answered a forwarded write"
+    );
     assert!(total.reads_served > 0);
     assert!(total.writes_indefinite + total.writes_refused > 0);
     if profile.crashes || profile.snapshots {
@@ -62,6 +66,8 @@ fn run_profile(profile: Profile, first_seed: u64, seeds: u64, steps: u64) {
 struct Stats {
     epochs_established: u64,
     writes_acked: u64,
+    /// Writes a learner forwarded and answered.
+    forwarded_acked: u64,
     writes_refused: u64,
     writes_indefinite: u64,
     reads_served: u64,
@@ -76,6 +82,7 @@ impl Tally for Stats {
     fn add(&mut self, o: &Stats) {
         self.epochs_established += o.epochs_established;
         self.writes_acked += o.writes_acked;
+        self.forwarded_acked += o.forwarded_acked;
         self.writes_refused += o.writes_refused;
         self.writes_indefinite += o.writes_indefinite;
         self.reads_served += o.reads_served;
@@ -100,9 +107,12 @@ struct Checker {
     primaries: BTreeMap<u64, (NodeId, Zxid)>,
     /// Writes by request id: the command.
     writes: BTreeMap<u64, Vec<u8>>,
-    /// Commands proposed to the established primary of each epoch, in the
-    /// order it received them.
+    /// Commands a client gave the established primary of each epoch itself,
+    /// in the order it received them.
     proposed_in: BTreeMap<u64, Vec<Vec<u8>>>,
+    /// What the primary of each epoch broadcast, in zxid order: its own
+    /// clients' writes and those learners forwarded.
+    broadcast_in: BTreeMap<u64, Vec<(Zxid, Vec<u8>)>>,
     refused: BTreeSet<Vec<u8>>,
     read_floor: BTreeMap<u64, u64>,
     acked_index: u64,
@@ -183,6 +193,13 @@ impl Checker {
                     self.primaries.insert(epoch, (id, initial_last));
                 }
             }
+            let seen = self.broadcast_in.entry(epoch).or_default();
+            let after = seen.last().map_or(Zxid::ZERO, |(z, _)| *z);
+            for t in c.history() {
+                if u64::from(t.zxid.epoch()) == epoch && t.zxid > after {
+                    seen.push((t.zxid, t.command.clone().unwrap_or_default()));
+                }
+            }
         }
         self.check_outcomes(net);
     }
@@ -210,6 +227,10 @@ impl Checker {
                     );
                     self.acked_index = self.acked_index.max(*index);
                     self.stats.writes_acked += 1;
+                    let epoch = u64::from(Zxid(*index).epoch());
+                    if self.primaries.get(&epoch).is_some_and(|(p, _)| p != node) {
+                        self.stats.forwarded_acked += 1;
+                    }
                 }
                 ClientOutcome::ReadReady => {
                     let floor = self.read_floor[&rid.0];
@@ -256,7 +277,9 @@ impl Checker {
             );
         }
         // Local primary order: per epoch, the delivered commands are a
-        // prefix of what its primary accepted, in the same order.
+        // prefix of what its primary broadcast, in the same order; and the
+        // primary broadcast its own clients' writes in the order it
+        // received them (it accepted every one it did not refuse).
         let mut by_epoch: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
         for (zxid, command) in &self.longest {
             by_epoch
@@ -265,15 +288,31 @@ impl Checker {
                 .push(command.clone());
         }
         for (epoch, delivered) in &by_epoch {
-            let proposed = self.proposed_in.get(epoch).cloned().unwrap_or_default();
-            let accepted: Vec<&Vec<u8>> = proposed
+            let broadcast: Vec<&Vec<u8>> = self
+                .broadcast_in
+                .get(epoch)
+                .map(|b| b.iter().map(|(_, c)| c).collect())
+                .unwrap_or_default();
+            assert!(
+                delivered.len() <= broadcast.len()
+                    && delivered.iter().zip(&broadcast).all(|(d, b)| d == *b),
+                "seed {}: epoch {epoch} delivered {delivered:?}, its primary broadcast {broadcast:?}",
+                self.seed
+            );
+        }
+        for (epoch, direct) in &self.proposed_in {
+            let accepted: Vec<&Vec<u8>> = direct
                 .iter()
                 .filter(|c| !self.refused.contains(*c))
                 .collect();
-            assert!(
-                delivered.len() <= accepted.len()
-                    && delivered.iter().zip(&accepted).all(|(d, a)| d == *a),
-                "seed {}: epoch {epoch} delivered {delivered:?}, its primary accepted {accepted:?}",
+            let broadcast: Vec<&Vec<u8>> = self.broadcast_in[epoch]
+                .iter()
+                .map(|(_, c)| c)
+                .filter(|c| direct.contains(c))
+                .collect();
+            assert_eq!(
+                broadcast, accepted,
+                "seed {}: epoch {epoch}'s primary broadcast its clients' writes out of order",
                 self.seed
             );
         }
@@ -311,6 +350,7 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> Stats {
         snapshot_chunk_bytes: if profile.snapshots { 48 } else { 1 << 20 },
         diff_window_proposals: if profile.snapshots { 2 } else { 1000 },
         max_batch_proposals: 8,
+        ..Opts::default()
     };
     let mut net = cluster(seed, opts.clone());
     if profile.snapshots {
@@ -339,6 +379,7 @@ fn run_one(profile: Profile, seed: u64, steps: u64) -> Stats {
         primaries: BTreeMap::new(),
         writes: BTreeMap::new(),
         proposed_in: BTreeMap::new(),
+        broadcast_in: BTreeMap::new(),
         refused: BTreeSet::new(),
         read_floor: BTreeMap::new(),
         acked_index: 0,

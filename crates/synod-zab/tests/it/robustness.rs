@@ -5,8 +5,9 @@
 
 use crate::common::*;
 use synod_core::harness::Envelope;
+use synod_core::ClientError;
 use synod_core::{NodeId, SeededRng};
-use synod_zab::{HistorySummary, PeerState, SyncMode, Txn, Vote, ZabMessage, Zxid};
+use synod_zab::{HistorySummary, Origin, PeerState, SyncMode, Txn, Vote, ZabMessage, Zxid};
 
 fn any_zxid(rng: &mut SeededRng) -> Zxid {
     match rng.index(4) {
@@ -38,6 +39,11 @@ fn any_txn(rng: &mut SeededRng) -> Txn {
     Txn {
         zxid: any_zxid(rng),
         command: rng.chance(0.5).then(|| vec![7; rng.index(4)]),
+        origin: rng.chance(0.5).then(|| Origin {
+            server: NodeId(rng.range(0, 7)),
+            incarnation: rng.range(0, 3),
+            request: rng.range(0, 3000),
+        }),
     }
 }
 
@@ -48,7 +54,18 @@ fn any_message(rng: &mut SeededRng) -> ZabMessage {
         PeerState::Leading,
         PeerState::Observing,
     ];
-    match rng.index(14) {
+    match rng.index(16) {
+        14 => ZabMessage::Request {
+            epoch: any_epoch(rng),
+            incarnation: rng.range(0, 3),
+            request: rng.range(0, 3000),
+            command: vec![9; rng.index(3)],
+        },
+        15 => ZabMessage::Refused {
+            epoch: any_epoch(rng),
+            request: rng.range(0, 3000),
+            error: ClientError::Timeout,
+        },
         13 => ZabMessage::SnapChunk {
             epoch: any_epoch(rng),
             position: any_zxid(rng),

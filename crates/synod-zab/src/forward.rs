@@ -1,0 +1,190 @@
+//! Writes that reach a learner: forwarded to the leader, answered by the
+//! learner once it delivers them (ZooKeeper's REQUEST path).
+//!
+//! ```text
+//!  client write ─▶ learner (synchronised, hearing the broadcast)
+//!                  REQUEST{incarnation, request, command} ─▶ leader
+//!  leader: a REQUEST newer than the last from that learner
+//!          ─▶ proposed like its own client's write, the txn's origin =
+//!             (learner, incarnation, request)         (or REFUSED{error} ─▶ learner)
+//!  learner: delivers the txn (COMMIT, or INFORM for an observer)
+//!           and its origin is this life's request ─▶ answers the client
+//! ```
+//!
+//! The origin travels inside the transaction, so the learner answers
+//! however the transaction reaches it: PROPOSAL then COMMIT, a DIFF after a
+//! reconnect, an INFORM. Request numbers start over when a server restarts,
+//! so the origin also names the server's **incarnation**, which is durable
+//! and raised at every start: a transaction forwarded by an earlier life is
+//! never taken for this life's request with the same number.
+//!
+//! A learner answers `LeadershipLost` (indefinite) to every write it
+//! forwarded when it loses its leader, and `Timeout` (indefinite) to one
+//! not delivered within `forward_timeout_ticks`: the REQUEST or its answer
+//! may have been lost while the learner kept hearing its leader. Either way
+//! the write may still commit; a client told so must not assume it did not.
+//! The leader keeps, per learner, the newest (incarnation, request) it
+//! proposed, and ignores a REQUEST that is not newer, so a duplicated
+//! message never becomes two transactions.
+
+use crate::message::ZabMessage;
+use crate::node::ZabNode;
+use crate::zxid::Origin;
+use synod_core::{ClientError, NodeId, Output, RequestId};
+
+/// A write this learner forwarded and has not answered yet.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Forwarded {
+    id: RequestId,
+    /// The tick it was forwarded.
+    since: u64,
+}
+
+/// Who asked the leader for a write.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Requester {
+    /// A client of the leader itself.
+    Client(RequestId),
+    /// A client of a learner, which forwarded the write.
+    Learner(Origin),
+}
+
+impl Requester {
+    /// The origin recorded in the transaction (none for the leader's own
+    /// clients: it tracks those by zxid).
+    pub(crate) fn origin(self) -> Option<Origin> {
+        match self {
+            Requester::Client(_) => None,
+            Requester::Learner(o) => Some(o),
+        }
+    }
+
+    /// Answers a write the leader will not propose: definitely not done.
+    pub(crate) fn refuse(self, epoch: u64, reason: &str, out: &mut Output<ZabNode>) {
+        let error = ClientError::Unavailable {
+            reason: reason.into(),
+        };
+        match self {
+            Requester::Client(id) => out.reply(id, Err(error)),
+            Requester::Learner(o) => out.send(
+                o.server,
+                ZabMessage::Refused {
+                    epoch,
+                    request: o.request,
+                    error,
+                },
+            ),
+        }
+    }
+}
+
+impl ZabNode {
+    /// A client's write at a serving learner: REQUEST to the leader. Sent
+    /// after this output is durable, like every message that names the
+    /// incarnation.
+    pub(crate) fn forward_write(
+        &mut self,
+        id: RequestId,
+        command: Vec<u8>,
+        out: &mut Output<Self>,
+    ) {
+        let Some(f) = self.follower.as_ref() else {
+            return;
+        };
+        self.forwarded.insert(
+            id.0,
+            Forwarded {
+                id,
+                since: self.now,
+            },
+        );
+        out.send(
+            f.leader,
+            ZabMessage::Request {
+                epoch: f.epoch,
+                incarnation: self.incarnation,
+                request: id.0,
+                command,
+            },
+        );
+    }
+
+    /// The leader refused a forwarded write.
+    pub(crate) fn handle_refused(
+        &mut self,
+        request: u64,
+        error: ClientError,
+        out: &mut Output<Self>,
+    ) {
+        if let Some(f) = self.forwarded.remove(&request) {
+            out.reply(f.id, Err(error));
+        }
+    }
+
+    /// The client request a delivered transaction answers here, if this
+    /// life of this server forwarded it and still waits for it.
+    pub(crate) fn take_forwarded(&mut self, origin: Option<Origin>) -> Option<RequestId> {
+        let o = origin?;
+        if o.server != self.cfg.id || o.incarnation != self.incarnation {
+            return None;
+        }
+        self.forwarded.remove(&o.request).map(|f| f.id)
+    }
+
+    /// The learner lost its leader: whether its forwarded writes commit is
+    /// now unknown here.
+    pub(crate) fn abandon_forwarded(&mut self, out: &mut Output<Self>) {
+        for (_, f) in std::mem::take(&mut self.forwarded) {
+            out.reply(f.id, Err(ClientError::LeadershipLost));
+        }
+    }
+
+    /// Answers `Timeout` to forwarded writes not delivered in time.
+    pub(crate) fn expire_forwarded(&mut self, out: &mut Output<Self>) {
+        let (now, limit) = (self.now, self.cfg.forward_timeout_ticks);
+        let expired: Vec<u64> = self
+            .forwarded
+            .iter()
+            .filter(|(_, f)| now.saturating_sub(f.since) >= limit)
+            .map(|(r, _)| *r)
+            .collect();
+        for request in expired {
+            if let Some(f) = self.forwarded.remove(&request) {
+                out.reply(f.id, Err(ClientError::Timeout));
+            }
+        }
+    }
+
+    /// The leader's side: a learner's REQUEST, proposed once.
+    pub(crate) fn handle_request(
+        &mut self,
+        from: NodeId,
+        incarnation: u64,
+        request: u64,
+        command: Vec<u8>,
+        out: &mut Output<Self>,
+    ) {
+        let established = self.is_established_leader();
+        let Some(lead) = self.lead.as_mut() else {
+            return;
+        };
+        let newer = lead
+            .requests_seen
+            .get(&from)
+            .is_none_or(|seen| *seen < (incarnation, request));
+        if !newer {
+            return;
+        }
+        lead.requests_seen.insert(from, (incarnation, request));
+        let requester = Requester::Learner(Origin {
+            server: from,
+            incarnation,
+            request,
+        });
+        if established {
+            self.leader_write(requester, command, out);
+        } else {
+            requester.refuse(lead.epoch, "leader not established yet", out);
+        }
+    }
+}
