@@ -181,7 +181,12 @@ impl ZabNode {
             }
             ZabMessage::Proposal { prev, txn, .. } => self.handle_proposal(epoch, prev, txn, out),
             ZabMessage::Inform { prev, txn, .. } => self.handle_inform(epoch, prev, txn, out),
-            ZabMessage::Refused { request, error, .. } => self.handle_refused(request, error, out),
+            ZabMessage::Refused {
+                incarnation,
+                request,
+                error,
+                ..
+            } => self.handle_refused(incarnation, request, error, out),
             ZabMessage::Ping {
                 committed,
                 read_seq,

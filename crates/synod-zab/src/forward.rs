@@ -12,11 +12,12 @@
 //! ```
 //!
 //! The origin travels inside the transaction, so the learner answers
-//! however the transaction reaches it: PROPOSAL then COMMIT, a DIFF after a
-//! reconnect, an INFORM. Request numbers start over when a server restarts,
-//! so the origin also names the server's **incarnation**, which is durable
-//! and raised at every start: a transaction forwarded by an earlier life is
-//! never taken for this life's request with the same number.
+//! whichever way it learns the transaction committed: COMMIT, a PING's
+//! commit point, or an INFORM. Request numbers start over when a server
+//! restarts, so the origin (and a REFUSED) also names the server's
+//! **incarnation**, which is durable and raised at every start: a
+//! transaction forwarded by an earlier life, or a refusal of one, is never
+//! taken for this life's request with the same number.
 //!
 //! A learner answers `LeadershipLost` (indefinite) to every write it
 //! forwarded when it loses its leader, and `Timeout` (indefinite) to one
@@ -70,6 +71,7 @@ impl Requester {
                 o.server,
                 ZabMessage::Refused {
                     epoch,
+                    incarnation: o.incarnation,
                     request: o.request,
                     error,
                 },
@@ -109,13 +111,19 @@ impl ZabNode {
         );
     }
 
-    /// The leader refused a forwarded write.
+    /// The leader refused a forwarded write (of this life: an earlier
+    /// life's refusal says nothing about this life's request of the same
+    /// number).
     pub(crate) fn handle_refused(
         &mut self,
+        incarnation: u64,
         request: u64,
         error: ClientError,
         out: &mut Output<Self>,
     ) {
+        if incarnation != self.incarnation {
+            return;
+        }
         if let Some(f) = self.forwarded.remove(&request) {
             out.reply(f.id, Err(error));
         }

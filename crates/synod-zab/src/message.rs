@@ -267,6 +267,8 @@ pub enum ZabMessage {
     Refused {
         /// The epoch.
         epoch: u64,
+        /// The learner's incarnation the request came from.
+        incarnation: u64,
         /// The learner's request number.
         request: u64,
         /// The answer for the client.

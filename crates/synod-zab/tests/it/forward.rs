@@ -167,3 +167,49 @@ fn a_write_the_leader_refuses_reaches_the_learners_client_as_its_definite_error(
         vec![b"committed".to_vec(), b"pending".to_vec()]
     );
 }
+
+#[test]
+fn a_refusal_of_an_earlier_lifes_request_never_answers_this_lifes_request_of_the_same_number() {
+    let opts = Opts {
+        max_uncommitted_proposals: 1,
+        ..Opts::default()
+    };
+    let (mut net, leader, follower) = settled(47, &opts);
+    let epoch = core(&net, leader).current_epoch() as u32;
+    write(&mut net, leader, 1, b"committed");
+    net.run(3);
+    write(&mut net, follower, 7, b"old life");
+    let old = withhold(&mut net, is_request);
+    net.crash(follower);
+    net.restart(follower);
+    stable_leader(&mut net, &opts.all_ids(), 200);
+    write(&mut net, follower, 7, b"new life");
+    let new = withhold(&mut net, is_request);
+    // The leader is at its limit when the old life's request arrives.
+    write(&mut net, leader, 2, b"pending");
+    let proposals = withhold(&mut net, |e| matches!(e.msg, ZabMessage::Proposal { .. }));
+    net.inject(old[0].clone());
+    net.deliver(follower, leader);
+    net.deliver(leader, follower);
+    assert_eq!(outcome(&net, follower, 7), None, "refused for the old life");
+    for p in proposals {
+        net.inject(p);
+    }
+    net.run(3);
+    net.inject(new[0].clone());
+    net.run(3);
+    assert_eq!(
+        applied(&net, follower),
+        vec![
+            b"committed".to_vec(),
+            b"pending".to_vec(),
+            b"new life".to_vec()
+        ]
+    );
+    assert_eq!(
+        outcome(&net, follower, 7),
+        Some(ClientOutcome::Applied {
+            index: Zxid::new(epoch, 3).0
+        })
+    );
+}

@@ -63,6 +63,7 @@ fn any_message(rng: &mut SeededRng) -> ZabMessage {
         },
         15 => ZabMessage::Refused {
             epoch: any_epoch(rng),
+            incarnation: rng.range(0, 3),
             request: rng.range(0, 3000),
             error: ClientError::Timeout,
         },
