@@ -10,9 +10,9 @@ use crate::results::Quantiles;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
-use synod_core::ClientError;
 use synod_core::NodeId;
-use synod_kv::{ClientConfig, KvClient, SharedConnection};
+use synod_core::{ClientError, ReadConsistency};
+use synod_kv::{ClientConfig, KvClient, Op, SharedConnection};
 use tokio::time::Instant;
 
 /// What to measure.
@@ -80,6 +80,34 @@ async fn leader(cluster: &Cluster) -> Option<NodeId> {
     None
 }
 
+/// Writes at `home` until a write succeeds, so that measuring starts with a
+/// leader that takes writes (a ZAB leader reports itself before a quorum
+/// has synchronised with it).
+async fn warm_up(config: ClientConfig, home: NodeId) -> Result<(), String> {
+    let mut client = KvClient::new(config, home);
+    let mut last = None;
+    for _ in 0..100 {
+        match client
+            .call_node(
+                home,
+                Op::Write {
+                    key: "warm-up".into(),
+                    value: Vec::new(),
+                },
+                ReadConsistency::Linearizable,
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "node {home} took no write before measuring: {last:?}"
+    ))
+}
+
 /// Starts a cluster and measures each phase in turn.
 pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, String> {
     let mut cluster = Cluster::start(ClusterSpec {
@@ -98,6 +126,7 @@ pub async fn bench_cluster(config: &BenchConfig) -> Result<Vec<BenchPhase>, Stri
     let addrs = cluster.client_addrs();
     let mut client_config = ClientConfig::new(addrs.clone());
     client_config.timeout = Duration::from_secs(5);
+    warm_up(client_config.clone(), home).await?;
     let mut phases = Vec::new();
     for &n in &config.clients {
         let deadline = Instant::now() + Duration::from_secs_f64(config.seconds);
