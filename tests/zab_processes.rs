@@ -2,8 +2,9 @@
 //! loopback: SIGKILL the leader, Fast Leader Election picks a new one among
 //! the voters, and the old leader rejoins and is synchronised by the new
 //! leader (DIFF, or SNAP once the survivors have compacted their logs);
-//! then a write sent to each follower and to the observer is forwarded to the
-//! leader and answered by the server it was sent to.
+//! then a write and a linearizable read sent to each follower and to the
+//! observer are forwarded to the leader (REQUEST, `sync`) and answered by
+//! the server they were sent to.
 
 use synod_core::NodeId;
 use synod_e2e::kill_leader::{leader_kill_and_catch_up, Scenario};

@@ -22,8 +22,9 @@ pub struct Scenario {
     /// Whether the restarted node must have caught up through a snapshot
     /// (the survivors compact their logs while it is down).
     pub expect_snapshot: bool,
-    /// Whether every node answers writes itself (ZAB's learners forward
-    /// them to the leader) rather than redirecting the client.
+    /// Whether every node answers writes and linearizable reads itself
+    /// (ZAB's learners forward them to the leader) rather than redirecting
+    /// the client.
     pub forwards_writes: bool,
 }
 
@@ -54,9 +55,9 @@ async fn write(client: &mut KvClient, key: &str, v: u64) {
     panic!("write {key}={v} kept failing");
 }
 
-/// Sends a write straight to each node but the leader (no redirects):
-/// each answers it, and a local read there sees it at once, since the node
-/// applied the write before answering.
+/// Sends a write and then a linearizable read straight to each node but
+/// the leader (no redirects): each answers both, and a local read there
+/// sees the write at once, since the node applied it before answering.
 async fn writes_answered_where_sent(cluster: &Cluster, cc: &ClientConfig, leader: NodeId) {
     for node in cluster.ids().into_iter().filter(|n| *n != leader) {
         let mut client = KvClient::new(cc.clone(), node);
@@ -71,7 +72,16 @@ async fn writes_answered_where_sent(cluster: &Cluster, cc: &ClientConfig, leader
             .await;
         assert_eq!(answer, Ok(OpResult::Done), "write sent to {node}");
         let read = client.read(&key, ReadConsistency::Local).await;
-        assert_eq!(read, Ok(Some(value)), "local read at {node}");
+        assert_eq!(read, Ok(Some(value.clone())), "local read at {node}");
+        let op = Op::Read { key: key.clone() };
+        let read = client
+            .call_node(node, op, ReadConsistency::Linearizable)
+            .await;
+        assert_eq!(
+            read,
+            Ok(OpResult::Value(Some(value))),
+            "linearizable read at {node}"
+        );
     }
 }
 

@@ -23,7 +23,7 @@ use crate::forward::Requester;
 use crate::leader::{LearnerStage, Phase};
 use crate::message::ZabMessage;
 use crate::node::ZabNode;
-use crate::zxid::{Txn, Zxid};
+use crate::zxid::{Origin, Txn, Zxid};
 use synod_core::quorum::quorum_value;
 use synod_core::{NodeId, Output, RequestId};
 
@@ -119,16 +119,24 @@ impl ZabNode {
         // Index 0: nothing to wait for once confirmed, since the leader
         // has delivered everything it committed.
         let read_seq = lead.reads.start(vec![id], 0);
-        let msg = ZabMessage::Ping {
-            epoch: lead.epoch,
-            committed,
-            read_seq,
+        lead.ping_read_round(committed, read_seq, out);
+    }
+
+    /// A learner's `sync` (SYNCREQUEST): confirmed by a ping round like the
+    /// leader's own read, then answered with the commit point at its
+    /// arrival, which the learner applies before it reads.
+    pub(crate) fn handle_sync_request(&mut self, origin: Origin, out: &mut Output<Self>) {
+        let (quorum, committed) = (self.quorum(), self.committed);
+        let Some(lead) = self.lead.as_mut() else {
+            return;
         };
-        for (peer, l) in &lead.learners {
-            if !l.observer && l.stage == LearnerStage::Active {
-                out.send(*peer, msg.clone());
-            }
+        if quorum == 1 {
+            lead.answer_sync(origin, committed, out);
+            return;
         }
+        let round = lead.reads.start(Vec::new(), 0);
+        lead.remote_reads.push_back((round, origin, committed));
+        lead.ping_read_round(committed, round, out);
     }
 
     /// ACK or PINGACK from a learner: its last logged zxid (and the read
@@ -231,7 +239,7 @@ impl ZabNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        if !lead.reads.has_pending() {
+        if !lead.reads.has_pending() && lead.remote_reads.is_empty() {
             return;
         }
         let echoes = lead
@@ -246,6 +254,10 @@ impl ZabNode {
         };
         lead.reads.confirm(round);
         lead.reads.serve(0, &mut out.reads);
+        while lead.remote_reads.front().is_some_and(|r| r.0 <= round) {
+            let (_, origin, zxid) = lead.remote_reads.pop_front().expect("front exists");
+            lead.answer_sync(origin, zxid, out);
+        }
     }
 
     /// A learner acknowledged NEWLEADER after we were established: UPTODATE,

@@ -187,6 +187,12 @@ impl ZabNode {
                 error,
                 ..
             } => self.handle_refused(incarnation, request, error, out),
+            ZabMessage::SyncReply {
+                incarnation,
+                request,
+                zxid,
+                ..
+            } => self.handle_sync_reply(incarnation, request, zxid),
             ZabMessage::Ping {
                 committed,
                 read_seq,

@@ -1,5 +1,5 @@
-//! Writes that reach a learner: forwarded to the leader, answered by the
-//! learner once it delivers them (ZooKeeper's REQUEST path).
+//! Writes and linearizable reads that reach a learner: forwarded to the
+//! leader, answered by the learner (ZooKeeper's REQUEST and `sync`).
 //!
 //! ```text
 //!  client write ─▶ learner (synchronised, hearing the broadcast)
@@ -27,18 +27,36 @@
 //! The leader keeps, per learner, the newest (incarnation, request) it
 //! proposed, and ignores a REQUEST that is not newer, so a duplicated
 //! message never becomes two transactions.
+//!
+//! A linearizable read goes to the leader as a SYNCREQUEST. The leader
+//! notes its commit point, confirms that it still leads with a ping round
+//! (as for its own reads), and answers SYNCREPLY with that commit point; the
+//! learner serves the read once it has applied it. Every write acknowledged
+//! anywhere before the read reached the leader is at or below that point,
+//! so the read sees them all. Reads time out and are abandoned like writes
+//! (an error on a read changes nothing, whichever it is).
 
 use crate::message::ZabMessage;
 use crate::node::ZabNode;
-use crate::zxid::Origin;
+use crate::zxid::{Origin, Zxid};
 use synod_core::{ClientError, NodeId, Output, RequestId};
 
-/// A write this learner forwarded and has not answered yet.
+/// A request this learner forwarded and has not answered yet.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Forwarded {
     id: RequestId,
     /// The tick it was forwarded.
     since: u64,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A write (REQUEST), answered when its transaction is delivered here.
+    Write,
+    /// A linearizable read (SYNCREQUEST), served once the leader confirmed
+    /// it and this learner applied the commit point the leader named.
+    Read { ready_at: Option<Zxid> },
 }
 
 /// Who asked the leader for a write.
@@ -81,34 +99,80 @@ impl Requester {
 }
 
 impl ZabNode {
-    /// A client's write at a serving learner: REQUEST to the leader. Sent
-    /// after this output is durable, like every message that names the
-    /// incarnation.
+    /// A client's write at a serving learner: REQUEST to the leader.
     pub(crate) fn forward_write(
         &mut self,
         id: RequestId,
         command: Vec<u8>,
         out: &mut Output<Self>,
     ) {
+        self.forward(id, Kind::Write, out, |epoch, incarnation| {
+            ZabMessage::Request {
+                epoch,
+                incarnation,
+                request: id.0,
+                command,
+            }
+        });
+    }
+
+    /// A client's linearizable read at a serving learner: SYNCREQUEST to
+    /// the leader.
+    pub(crate) fn forward_read(&mut self, id: RequestId, out: &mut Output<Self>) {
+        let kind = Kind::Read { ready_at: None };
+        self.forward(id, kind, out, |epoch, incarnation| {
+            ZabMessage::SyncRequest {
+                epoch,
+                incarnation,
+                request: id.0,
+            }
+        });
+    }
+
+    /// Notes a forwarded request and sends `message(epoch, incarnation)` to
+    /// the leader; it leaves after this output is durable, like every
+    /// message that names the incarnation.
+    fn forward(
+        &mut self,
+        id: RequestId,
+        kind: Kind,
+        out: &mut Output<Self>,
+        message: impl FnOnce(u64, u64) -> ZabMessage,
+    ) {
         let Some(f) = self.follower.as_ref() else {
             return;
         };
-        self.forwarded.insert(
-            id.0,
-            Forwarded {
-                id,
-                since: self.now,
-            },
-        );
-        out.send(
-            f.leader,
-            ZabMessage::Request {
-                epoch: f.epoch,
-                incarnation: self.incarnation,
-                request: id.0,
-                command,
-            },
-        );
+        out.send(f.leader, message(f.epoch, self.incarnation));
+        let since = self.now;
+        self.forwarded.insert(id.0, Forwarded { id, since, kind });
+    }
+
+    /// The leader confirmed a read: serve it once `zxid` is applied here.
+    pub(crate) fn handle_sync_reply(&mut self, incarnation: u64, request: u64, zxid: Zxid) {
+        if incarnation != self.incarnation {
+            return;
+        }
+        if let Some(f) = self.forwarded.get_mut(&request) {
+            if let Kind::Read { ready_at } = &mut f.kind {
+                *ready_at = Some(zxid);
+            }
+        }
+    }
+
+    /// Serves every confirmed read whose commit point is applied.
+    pub(crate) fn serve_forwarded_reads(&mut self, out: &mut Output<Self>) {
+        let applied = self.applied;
+        let ready: Vec<u64> = self
+            .forwarded
+            .iter()
+            .filter(|(_, f)| matches!(f.kind, Kind::Read { ready_at: Some(z) } if z <= applied))
+            .map(|(r, _)| *r)
+            .collect();
+        for request in ready {
+            if let Some(f) = self.forwarded.remove(&request) {
+                out.reads.push(f.id);
+            }
+        }
     }
 
     /// The leader refused a forwarded write (of this life: an earlier
@@ -121,7 +185,9 @@ impl ZabNode {
         error: ClientError,
         out: &mut Output<Self>,
     ) {
-        if incarnation != self.incarnation {
+        if incarnation != self.incarnation
+            || self.forwarded.get(&request).map(|f| f.kind) != Some(Kind::Write)
+        {
             return;
         }
         if let Some(f) = self.forwarded.remove(&request) {
@@ -133,7 +199,10 @@ impl ZabNode {
     /// life of this server forwarded it and still waits for it.
     pub(crate) fn take_forwarded(&mut self, origin: Option<Origin>) -> Option<RequestId> {
         let o = origin?;
-        if o.server != self.cfg.id || o.incarnation != self.incarnation {
+        if o.server != self.cfg.id
+            || o.incarnation != self.incarnation
+            || self.forwarded.get(&o.request)?.kind != Kind::Write
+        {
             return None;
         }
         self.forwarded.remove(&o.request).map(|f| f.id)

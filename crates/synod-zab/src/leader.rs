@@ -21,7 +21,7 @@
 
 use crate::message::{HistorySummary, PeerState, ZabMessage};
 use crate::node::ZabNode;
-use crate::zxid::Zxid;
+use crate::zxid::{Origin, Zxid};
 use std::collections::{BTreeMap, VecDeque};
 use synod_core::{ClientError, NodeId, Output, ReadQueue, RequestId};
 
@@ -92,6 +92,9 @@ pub(crate) struct LeaderState {
     /// Per learner, the latest (incarnation, request number) it forwarded:
     /// a repeated or overtaken REQUEST is not proposed twice.
     pub(crate) requests_seen: BTreeMap<NodeId, (u64, u64)>,
+    /// Learners' `sync`s waiting for a quorum to echo their read round:
+    /// (round, who asked, the commit point when it arrived).
+    pub(crate) remote_reads: VecDeque<(u64, Origin, Zxid)>,
 }
 
 impl LeaderState {
@@ -107,6 +110,40 @@ impl LeaderState {
         for id in self.reads.into_ids() {
             out.reply(id, Err(ClientError::LeadershipLost));
         }
+    }
+
+    /// Starts read round `read_seq`: a PING to every active voter, whose
+    /// PINGACKs echo it.
+    pub(crate) fn ping_read_round(
+        &self,
+        committed: Zxid,
+        read_seq: u64,
+        out: &mut Output<ZabNode>,
+    ) {
+        let msg = ZabMessage::Ping {
+            epoch: self.epoch,
+            committed,
+            read_seq,
+        };
+        for (peer, l) in &self.learners {
+            if !l.observer && l.stage == LearnerStage::Active {
+                out.send(*peer, msg.clone());
+            }
+        }
+    }
+
+    /// Tells a learner its `sync` is confirmed: it may read once it has
+    /// applied `zxid`.
+    pub(crate) fn answer_sync(&self, origin: Origin, zxid: Zxid, out: &mut Output<ZabNode>) {
+        out.send(
+            origin.server,
+            ZabMessage::SyncReply {
+                epoch: self.epoch,
+                incarnation: origin.incarnation,
+                request: origin.request,
+                zxid,
+            },
+        );
     }
 
     /// Voters (other than the leader) at `stage`-like progress.
@@ -133,6 +170,7 @@ impl ZabNode {
             own_unpersisted: VecDeque::new(),
             own_durable: Zxid::ZERO,
             requests_seen: BTreeMap::new(),
+            remote_reads: VecDeque::new(),
         });
         self.reset_timeout();
         self.try_choose_epoch(out);
@@ -201,6 +239,18 @@ impl ZabNode {
                 command,
                 ..
             } => self.handle_request(from, incarnation, request, command, out),
+            ZabMessage::SyncRequest {
+                incarnation,
+                request,
+                ..
+            } => {
+                let origin = Origin {
+                    server: from,
+                    incarnation,
+                    request,
+                };
+                self.handle_sync_request(origin, out);
+            }
             _ => {}
         }
     }

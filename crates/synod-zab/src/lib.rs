@@ -27,7 +27,8 @@
 //! saying whether they may still take effect
 //! ([`ClientError::LeadershipLost`](synod_core::ClientError) is indefinite).
 //! Linearizable reads go through a quorum-confirmed ping round at the
-//! leader, ZooKeeper's `sync` followed by a read; `local` reads never reach
+//! leader, ZooKeeper's `sync` followed by a read, whether the leader or a
+//! learner serves them; `local` reads never reach
 //! the core and may be stale, which is ZooKeeper's default.
 //!
 //! ## Message flow
@@ -48,6 +49,7 @@
 //!      │ log it; ACK{zxid} ──────────────────────────────────▶│ quorum of voters → deliver
 //!      │ ◀──────────── COMMIT{zxid}  (observers: INFORM{txn}) │
 //!      │ REQUEST{incarnation, request, command} ─────────────▶│ a client's write at a learner
+//!      │ SYNCREQUEST ──▶ ping round ──▶ ◀── SYNCREPLY{zxid}   │ a linearizable read at a learner
 //!      │ ◀─────────── PING{commit, read round} / PINGACK ────▶│ lost quorum → LOOKING
 //! ```
 //!

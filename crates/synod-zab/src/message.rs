@@ -262,6 +262,28 @@ pub enum ZabMessage {
         /// The client's encoded command.
         command: Vec<u8>,
     },
+    /// Learner → leader: a client's linearizable read at the learner
+    /// (ZooKeeper's `sync`). The leader confirms it with a ping round.
+    SyncRequest {
+        /// The epoch.
+        epoch: u64,
+        /// The learner's incarnation.
+        incarnation: u64,
+        /// The learner's request number.
+        request: u64,
+    },
+    /// Leader → learner: the `sync` is confirmed; the learner serves the
+    /// read once it has applied `zxid`.
+    SyncReply {
+        /// The epoch.
+        epoch: u64,
+        /// The learner's incarnation the request came from.
+        incarnation: u64,
+        /// The learner's request number.
+        request: u64,
+        /// The leader's commit point when the `sync` arrived.
+        zxid: Zxid,
+    },
     /// Leader → learner: a forwarded write the leader did not propose, and
     /// why (a definite error).
     Refused {
@@ -297,6 +319,8 @@ impl ZabMessage {
             | Ping { epoch, .. }
             | PingAck { epoch, .. }
             | Request { epoch, .. }
+            | SyncRequest { epoch, .. }
+            | SyncReply { epoch, .. }
             | Refused { epoch, .. } => Some(*epoch),
         }
     }

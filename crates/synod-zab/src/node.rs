@@ -279,6 +279,7 @@ impl ZabNode {
     /// every entry point, so the epochs are durable before any message of
     /// the same output that relies on them leaves.
     fn finish(&mut self, out: &mut Output<Self>) {
+        self.serve_forwarded_reads(out);
         let hard = ZabHardState {
             accepted_epoch: self.accepted_epoch,
             current_epoch: self.current_epoch,
@@ -357,6 +358,8 @@ impl Protocol for ZabNode {
             Proposal::Read { id } => {
                 if self.is_established_leader() {
                     self.leader_read(id, out);
+                } else if self.is_serving_learner() {
+                    self.forward_read(id, out);
                 } else {
                     self.refuse(id, out);
                 }

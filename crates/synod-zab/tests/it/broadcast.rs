@@ -37,16 +37,19 @@ fn writes_commit_in_zxid_order_and_every_server_delivers_the_same_sequence() {
 }
 
 #[test]
-fn followers_refuse_linearizable_reads_with_a_leader_hint() {
+fn a_looking_server_refuses_writes_and_reads_and_membership_changes_are_refused() {
     let opts = Opts::default();
     let mut net = cluster(22, opts.clone());
     let leader = stable_leader(&mut net, &opts.all_ids(), 200);
     let follower = others(&opts, leader)[0];
+    net.isolate(follower);
+    net.run(opts.election_ticks.1 + 2);
+    assert_eq!(core(&net, follower).state(), PeerState::Looking);
+    write(&mut net, follower, 1, b"x");
     read(&mut net, follower, 2);
-    let hint = ClientOutcome::Replied(Err(ClientError::NotLeader {
-        leader: Some(leader),
-    }));
-    assert_eq!(outcome(&net, follower, 2), Some(hint));
+    let no_leader = ClientOutcome::Replied(Err(ClientError::NotLeader { leader: None }));
+    assert_eq!(outcome(&net, follower, 1), Some(no_leader.clone()));
+    assert_eq!(outcome(&net, follower, 2), Some(no_leader));
     net.propose(
         leader,
         Proposal::Admin {

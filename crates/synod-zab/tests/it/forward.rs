@@ -4,11 +4,11 @@
 //! the learner loses its leader or waits too long.
 
 use crate::common::*;
-use synod_core::harness::ClientOutcome;
+use synod_core::harness::{ClientOutcome, Envelope};
 use synod_core::{ClientError, NodeId};
 use synod_zab::{ZabMessage, Zxid};
 
-fn is_request(e: &synod_core::harness::Envelope<ZabMessage>) -> bool {
+fn is_request(e: &Envelope<ZabMessage>) -> bool {
     matches!(e.msg, ZabMessage::Request { .. })
 }
 
@@ -212,4 +212,49 @@ fn a_refusal_of_an_earlier_lifes_request_never_answers_this_lifes_request_of_the
             index: Zxid::new(epoch, 3).0
         })
     );
+}
+
+/// Delivers until quiet, holding back every COMMIT and PING to `learner`
+/// (so it learns of no commit); returns them.
+fn deliver_without_commits_to(net: &mut Net, learner: NodeId) -> Vec<Envelope<ZabMessage>> {
+    let mut held = Vec::new();
+    loop {
+        held.extend(withhold(net, |e| {
+            e.to == learner && matches!(e.msg, ZabMessage::Commit { .. } | ZabMessage::Ping { .. })
+        }));
+        if !net.deliver_next() {
+            return held;
+        }
+    }
+}
+
+#[test]
+fn a_learner_serves_a_linearizable_read_once_the_leader_confirmed_it_and_it_applied_the_commit_point(
+) {
+    let opts = Opts::default();
+    let (mut net, leader, follower) = settled(48, &opts);
+    write(&mut net, leader, 1, b"x");
+    let mut held = deliver_without_commits_to(&mut net, follower);
+    assert_eq!(applied(&net, leader), vec![b"x".to_vec()]);
+    assert!(
+        applied(&net, follower).is_empty(),
+        "logged, not known committed"
+    );
+    read(&mut net, follower, 2);
+    assert!(
+        net.in_flight()
+            .iter()
+            .any(|e| matches!(e.msg, ZabMessage::SyncRequest { .. })),
+        "the read goes to the leader as a sync"
+    );
+    // The leader's ping round, echoed by the other follower, confirms the
+    // read; its answer reaches the follower, which has not applied x.
+    held.extend(deliver_without_commits_to(&mut net, follower));
+    assert_eq!(outcome(&net, follower, 2), None, "served before applying x");
+    for e in held {
+        net.inject(e);
+    }
+    net.run(2);
+    assert_eq!(outcome(&net, follower, 2), Some(ClientOutcome::ReadReady));
+    assert_eq!(applied(&net, follower), vec![b"x".to_vec()]);
 }

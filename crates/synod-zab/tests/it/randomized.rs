@@ -49,6 +49,10 @@ fn run_profile(profile: Profile, first_seed: u64, seeds: u64, steps: u64) {
         "no learner answered a forwarded write"
     );
     assert!(total.reads_served > 0);
+    assert!(
+        total.learner_reads > 0,
+        "no learner served a linearizable read"
+    );
     assert!(total.writes_indefinite + total.writes_refused > 0);
     if profile.crashes || profile.snapshots {
         assert!(total.machine_restores > 0);
@@ -68,6 +72,8 @@ struct Stats {
     writes_acked: u64,
     /// Writes a learner forwarded and answered.
     forwarded_acked: u64,
+    /// Linearizable reads a learner served after its leader's `sync`.
+    learner_reads: u64,
     writes_refused: u64,
     writes_indefinite: u64,
     reads_served: u64,
@@ -83,6 +89,7 @@ impl Tally for Stats {
         self.epochs_established += o.epochs_established;
         self.writes_acked += o.writes_acked;
         self.forwarded_acked += o.forwarded_acked;
+        self.learner_reads += o.learner_reads;
         self.writes_refused += o.writes_refused;
         self.writes_indefinite += o.writes_indefinite;
         self.reads_served += o.reads_served;
@@ -244,6 +251,9 @@ impl Checker {
                         Zxid(floor)
                     );
                     self.stats.reads_served += 1;
+                    if net.core(*node).is_some_and(|c| !c.is_established_leader()) {
+                        self.stats.learner_reads += 1;
+                    }
                 }
                 ClientOutcome::Replied(Err(e)) => {
                     if let Some(cmd) = self.writes.get(&rid.0) {

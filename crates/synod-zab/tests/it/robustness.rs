@@ -54,7 +54,18 @@ fn any_message(rng: &mut SeededRng) -> ZabMessage {
         PeerState::Leading,
         PeerState::Observing,
     ];
-    match rng.index(16) {
+    match rng.index(18) {
+        16 => ZabMessage::SyncRequest {
+            epoch: any_epoch(rng),
+            incarnation: rng.range(0, 3),
+            request: rng.range(0, 3000),
+        },
+        17 => ZabMessage::SyncReply {
+            epoch: any_epoch(rng),
+            incarnation: rng.range(0, 3),
+            request: rng.range(0, 3000),
+            zxid: any_zxid(rng),
+        },
         14 => ZabMessage::Request {
             epoch: any_epoch(rng),
             incarnation: rng.range(0, 3),
