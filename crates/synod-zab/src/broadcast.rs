@@ -130,6 +130,11 @@ impl ZabNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
+        if !lead.is_established() {
+            // Its commit point may still miss the previous epoch's
+            // commits; an honest learner never asks before UPTODATE.
+            return;
+        }
         if quorum == 1 {
             lead.answer_sync(origin, committed, out);
             return;

@@ -209,14 +209,15 @@ impl ZabNode {
     }
 
     /// The learner lost its leader: whether its forwarded writes commit is
-    /// now unknown here.
+    /// now unknown here, and its forwarded reads cannot be confirmed.
     pub(crate) fn abandon_forwarded(&mut self, out: &mut Output<Self>) {
         for (_, f) in std::mem::take(&mut self.forwarded) {
             out.reply(f.id, Err(ClientError::LeadershipLost));
         }
     }
 
-    /// Answers `Timeout` to forwarded writes not delivered in time.
+    /// Answers `Timeout` to forwarded writes not delivered, and reads not
+    /// served, in time.
     pub(crate) fn expire_forwarded(&mut self, out: &mut Output<Self>) {
         let (now, limit) = (self.now, self.cfg.forward_timeout_ticks);
         let expired: Vec<u64> = self
