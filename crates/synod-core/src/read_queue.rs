@@ -25,45 +25,58 @@ use crate::ids::RequestId;
 use std::collections::VecDeque;
 
 /// A read stamped with its index and round.
-#[derive(Clone, Copy, Debug)]
-struct Pending {
-    id: RequestId,
+#[derive(Clone, Debug)]
+struct Pending<R> {
+    read: R,
     index: u64,
     round: u64,
 }
 
-/// Reads waiting at the leader, by stage.
-#[derive(Debug, Default)]
-pub struct ReadQueue {
+/// Reads waiting at the leader, by stage. A read is its client request
+/// (`R = RequestId`) unless the protocol needs to say more, as ZAB does for
+/// the `sync` a learner forwarded.
+#[derive(Debug)]
+pub struct ReadQueue<R = RequestId> {
     round: u64,
-    awaiting: Vec<RequestId>,
-    pending: VecDeque<Pending>,
-    ready: VecDeque<(u64, RequestId)>,
+    awaiting: Vec<R>,
+    pending: VecDeque<Pending<R>>,
+    ready: VecDeque<(u64, R)>,
 }
 
-impl ReadQueue {
+impl<R> Default for ReadQueue<R> {
+    fn default() -> Self {
+        Self {
+            round: 0,
+            awaiting: Vec::new(),
+            pending: VecDeque::new(),
+            ready: VecDeque::new(),
+        }
+    }
+}
+
+impl<R> ReadQueue<R> {
     /// The latest round started (what heartbeats carry for followers to
     /// echo).
     pub fn round(&self) -> u64 {
         self.round
     }
 
-    /// Holds `id` until the leader can name a safe read index.
-    pub fn wait(&mut self, id: RequestId) {
-        self.awaiting.push(id);
+    /// Holds `read` until the leader can name a safe read index.
+    pub fn wait(&mut self, read: R) {
+        self.awaiting.push(read);
     }
 
     /// The reads held by [`wait`](Self::wait), to be started now.
-    pub fn take_awaiting(&mut self) -> Vec<RequestId> {
+    pub fn take_awaiting(&mut self) -> Vec<R> {
         std::mem::take(&mut self.awaiting)
     }
 
-    /// Starts a new round for `ids` read at `index`; returns the round.
-    pub fn start(&mut self, ids: Vec<RequestId>, index: u64) -> u64 {
+    /// Starts a new round for `reads` read at `index`; returns the round.
+    pub fn start(&mut self, reads: Vec<R>, index: u64) -> u64 {
         self.round += 1;
         let round = self.round;
         self.pending
-            .extend(ids.into_iter().map(|id| Pending { id, index, round }));
+            .extend(reads.into_iter().map(|read| Pending { read, index, round }));
         round
     }
 
@@ -75,34 +88,32 @@ impl ReadQueue {
     /// A quorum has echoed every round up to `round`: those reads are
     /// confirmed.
     pub fn confirm(&mut self, round: u64) {
-        while let Some(front) = self.pending.front().copied() {
-            if front.round > round {
-                break;
-            }
-            self.pending.pop_front();
-            self.ready.push_back((front.index, front.id));
+        while self.pending.front().is_some_and(|p| p.round <= round) {
+            let p = self.pending.pop_front().expect("front exists");
+            self.ready.push_back((p.index, p.read));
         }
     }
 
     /// Moves confirmed reads whose index is applied into `reads` (the
     /// output's list of reads to serve).
-    pub fn serve(&mut self, applied: u64, reads: &mut Vec<RequestId>) {
-        while let Some(&(index, id)) = self.ready.front() {
-            if index > applied {
-                break;
-            }
-            self.ready.pop_front();
-            reads.push(id);
+    pub fn serve(&mut self, applied: u64, reads: &mut Vec<R>) {
+        while self
+            .ready
+            .front()
+            .is_some_and(|(index, _)| *index <= applied)
+        {
+            let (_, read) = self.ready.pop_front().expect("front exists");
+            reads.push(read);
         }
     }
 
     /// Every read not yet served, at every stage (to refuse them when
     /// leadership is lost).
-    pub fn into_ids(self) -> Vec<RequestId> {
-        let mut ids = self.awaiting;
-        ids.extend(self.pending.iter().map(|p| p.id));
-        ids.extend(self.ready.iter().map(|(_, id)| *id));
-        ids
+    pub fn into_ids(self) -> Vec<R> {
+        let mut reads = self.awaiting;
+        reads.extend(self.pending.into_iter().map(|p| p.read));
+        reads.extend(self.ready.into_iter().map(|(_, read)| read));
+        reads
     }
 }
 

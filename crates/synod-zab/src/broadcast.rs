@@ -23,9 +23,9 @@ use crate::forward::Requester;
 use crate::leader::{LearnerStage, Phase};
 use crate::message::ZabMessage;
 use crate::node::ZabNode;
-use crate::zxid::{Origin, Txn, Zxid};
+use crate::zxid::{Txn, Zxid};
 use synod_core::quorum::quorum_value;
-use synod_core::{NodeId, Output, RequestId};
+use synod_core::{NodeId, Output};
 
 impl ZabNode {
     /// A write at the established leader, from its own client or forwarded
@@ -103,29 +103,13 @@ impl ZabNode {
         self.try_commit(out);
     }
 
-    /// A linearizable read at the established leader: served once a quorum
-    /// has confirmed, after the read arrived, that it still follows us (a
-    /// `sync`-like ping round). Everything committed before is delivered
-    /// already: the leader delivers as soon as it commits.
-    pub(crate) fn leader_read(&mut self, id: RequestId, out: &mut Output<Self>) {
-        if self.quorum() == 1 {
-            out.reads.push(id);
-            return;
-        }
-        let committed = self.committed;
-        let Some(lead) = self.lead.as_mut() else {
-            return;
-        };
-        // Index 0: nothing to wait for once confirmed, since the leader
-        // has delivered everything it committed.
-        let read_seq = lead.reads.start(vec![id], 0);
-        lead.ping_read_round(committed, read_seq, out);
-    }
-
-    /// A learner's `sync` (SYNCREQUEST): confirmed by a ping round like the
-    /// leader's own read, then answered with the commit point at its
-    /// arrival, which the learner applies before it reads.
-    pub(crate) fn handle_sync_request(&mut self, origin: Origin, out: &mut Output<Self>) {
+    /// A linearizable read at the established leader, its own client's or
+    /// a learner's `sync` (SYNCREQUEST): served once a quorum has confirmed,
+    /// after the read arrived, that it still follows us (a ping round).
+    /// Everything committed before is delivered here already (the leader
+    /// delivers as soon as it commits); a learner is told the commit point
+    /// at the read's arrival, to apply before it reads.
+    pub(crate) fn leader_read(&mut self, requester: Requester, out: &mut Output<Self>) {
         let (quorum, committed) = (self.quorum(), self.committed);
         let Some(lead) = self.lead.as_mut() else {
             return;
@@ -136,12 +120,21 @@ impl ZabNode {
             return;
         }
         if quorum == 1 {
-            lead.answer_sync(origin, committed, out);
+            requester.serve_read(lead.epoch, committed, out);
             return;
         }
-        let round = lead.reads.start(Vec::new(), 0);
-        lead.remote_reads.push_back((round, origin, committed));
-        lead.ping_read_round(committed, round, out);
+        // Index 0: nothing to wait for once confirmed.
+        let read_seq = lead.reads.start(vec![(requester, committed)], 0);
+        let msg = ZabMessage::Ping {
+            epoch: lead.epoch,
+            committed,
+            read_seq,
+        };
+        for (peer, l) in &lead.learners {
+            if !l.observer && l.stage == LearnerStage::Active {
+                out.send(*peer, msg.clone());
+            }
+        }
     }
 
     /// ACK or PINGACK from a learner: its last logged zxid (and the read
@@ -244,7 +237,7 @@ impl ZabNode {
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        if !lead.reads.has_pending() && lead.remote_reads.is_empty() {
+        if !lead.reads.has_pending() {
             return;
         }
         let echoes = lead
@@ -258,10 +251,10 @@ impl ZabNode {
             return;
         };
         lead.reads.confirm(round);
-        lead.reads.serve(0, &mut out.reads);
-        while lead.remote_reads.front().is_some_and(|r| r.0 <= round) {
-            let (_, origin, zxid) = lead.remote_reads.pop_front().expect("front exists");
-            lead.answer_sync(origin, zxid, out);
+        let mut confirmed = Vec::new();
+        lead.reads.serve(0, &mut confirmed);
+        for (requester, committed) in confirmed {
+            requester.serve_read(lead.epoch, committed, out);
         }
     }
 

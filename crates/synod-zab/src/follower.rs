@@ -86,7 +86,7 @@ impl ZabNode {
     }
 
     /// Whether this learner is synchronised with an established leader and
-    /// hearing its broadcast, so it can forward writes to it.
+    /// hearing its broadcast, so it can forward writes and reads to it.
     pub(crate) fn is_serving_learner(&self) -> bool {
         self.stage() == Some(Stage::Broadcast)
     }
@@ -192,7 +192,7 @@ impl ZabNode {
                 request,
                 zxid,
                 ..
-            } => self.handle_sync_reply(incarnation, request, zxid),
+            } => self.handle_sync_reply(incarnation, request, zxid, out),
             ZabMessage::Ping {
                 committed,
                 read_seq,

@@ -39,7 +39,7 @@
 use crate::message::ZabMessage;
 use crate::node::ZabNode;
 use crate::zxid::{Origin, Zxid};
-use synod_core::{ClientError, NodeId, Output, RequestId};
+use synod_core::{ClientError, Output, RequestId};
 
 /// A request this learner forwarded and has not answered yet.
 #[derive(Clone, Copy, Debug)]
@@ -59,12 +59,12 @@ enum Kind {
     Read { ready_at: Option<Zxid> },
 }
 
-/// Who asked the leader for a write.
+/// Who asked the leader for a write or a linearizable read.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Requester {
     /// A client of the leader itself.
     Client(RequestId),
-    /// A client of a learner, which forwarded the write.
+    /// A client of a learner, which forwarded the request.
     Learner(Origin),
 }
 
@@ -75,6 +75,23 @@ impl Requester {
         match self {
             Requester::Client(_) => None,
             Requester::Learner(o) => Some(o),
+        }
+    }
+
+    /// A confirmed read: served here, or SYNCREPLY to the learner with the
+    /// commit point at the read's arrival.
+    pub(crate) fn serve_read(self, epoch: u64, committed: Zxid, out: &mut Output<ZabNode>) {
+        match self {
+            Requester::Client(id) => out.reads.push(id),
+            Requester::Learner(o) => out.send(
+                o.server,
+                ZabMessage::SyncReply {
+                    epoch,
+                    incarnation: o.incarnation,
+                    request: o.request,
+                    zxid: committed,
+                },
+            ),
         }
     }
 
@@ -147,37 +164,40 @@ impl ZabNode {
         self.forwarded.insert(id.0, Forwarded { id, since, kind });
     }
 
-    /// The leader confirmed a read: serve it once `zxid` is applied here.
-    pub(crate) fn handle_sync_reply(&mut self, incarnation: u64, request: u64, zxid: Zxid) {
+    /// The leader confirmed a read (of this life): serve it once `zxid` is
+    /// applied here.
+    pub(crate) fn handle_sync_reply(
+        &mut self,
+        incarnation: u64,
+        request: u64,
+        zxid: Zxid,
+        out: &mut Output<Self>,
+    ) {
         if incarnation != self.incarnation {
             return;
         }
         if let Some(f) = self.forwarded.get_mut(&request) {
             if let Kind::Read { ready_at } = &mut f.kind {
                 *ready_at = Some(zxid);
+                self.serve_forwarded_reads(out);
             }
         }
     }
 
-    /// Serves every confirmed read whose commit point is applied.
+    /// Serves every confirmed read whose commit point is applied (after
+    /// `applied` moved or a SYNCREPLY came).
     pub(crate) fn serve_forwarded_reads(&mut self, out: &mut Output<Self>) {
         let applied = self.applied;
-        let ready: Vec<u64> = self
-            .forwarded
-            .iter()
-            .filter(|(_, f)| matches!(f.kind, Kind::Read { ready_at: Some(z) } if z <= applied))
-            .map(|(r, _)| *r)
-            .collect();
-        for request in ready {
-            if let Some(f) = self.forwarded.remove(&request) {
+        self.forwarded.retain(|_, f| match f.kind {
+            Kind::Read { ready_at: Some(z) } if z <= applied => {
                 out.reads.push(f.id);
+                false
             }
-        }
+            _ => true,
+        });
     }
 
-    /// The leader refused a forwarded write (of this life: an earlier
-    /// life's refusal says nothing about this life's request of the same
-    /// number).
+    /// The leader refused a forwarded write.
     pub(crate) fn handle_refused(
         &mut self,
         incarnation: u64,
@@ -185,27 +205,26 @@ impl ZabNode {
         error: ClientError,
         out: &mut Output<Self>,
     ) {
-        if incarnation != self.incarnation
-            || self.forwarded.get(&request).map(|f| f.kind) != Some(Kind::Write)
-        {
-            return;
-        }
-        if let Some(f) = self.forwarded.remove(&request) {
-            out.reply(f.id, Err(error));
+        if let Some(id) = self.take_write(incarnation, request) {
+            out.reply(id, Err(error));
         }
     }
 
     /// The client request a delivered transaction answers here, if this
-    /// life of this server forwarded it and still waits for it.
+    /// server forwarded it and still waits for it.
     pub(crate) fn take_forwarded(&mut self, origin: Option<Origin>) -> Option<RequestId> {
-        let o = origin?;
-        if o.server != self.cfg.id
-            || o.incarnation != self.incarnation
-            || self.forwarded.get(&o.request)?.kind != Kind::Write
-        {
+        let o = origin.filter(|o| o.server == self.cfg.id)?;
+        self.take_write(o.incarnation, o.request)
+    }
+
+    /// The write `request` this life forwarded, no longer waiting: an
+    /// earlier life's answer says nothing about this life's request of the
+    /// same number.
+    fn take_write(&mut self, incarnation: u64, request: u64) -> Option<RequestId> {
+        if incarnation != self.incarnation || self.forwarded.get(&request)?.kind != Kind::Write {
             return None;
         }
-        self.forwarded.remove(&o.request).map(|f| f.id)
+        self.forwarded.remove(&request).map(|f| f.id)
     }
 
     /// The learner lost its leader: whether its forwarded writes commit is
@@ -220,46 +239,36 @@ impl ZabNode {
     /// served, in time.
     pub(crate) fn expire_forwarded(&mut self, out: &mut Output<Self>) {
         let (now, limit) = (self.now, self.cfg.forward_timeout_ticks);
-        let expired: Vec<u64> = self
-            .forwarded
-            .iter()
-            .filter(|(_, f)| now.saturating_sub(f.since) >= limit)
-            .map(|(r, _)| *r)
-            .collect();
-        for request in expired {
-            if let Some(f) = self.forwarded.remove(&request) {
+        self.forwarded.retain(|_, f| {
+            let expired = now.saturating_sub(f.since) >= limit;
+            if expired {
                 out.reply(f.id, Err(ClientError::Timeout));
             }
-        }
+            !expired
+        });
     }
 
     /// The leader's side: a learner's REQUEST, proposed once.
     pub(crate) fn handle_request(
         &mut self,
-        from: NodeId,
-        incarnation: u64,
-        request: u64,
+        origin: Origin,
         command: Vec<u8>,
         out: &mut Output<Self>,
     ) {
-        let established = self.is_established_leader();
         let Some(lead) = self.lead.as_mut() else {
             return;
         };
-        let newer = lead
+        let key = (origin.incarnation, origin.request);
+        if lead
             .requests_seen
-            .get(&from)
-            .is_none_or(|seen| *seen < (incarnation, request));
-        if !newer {
+            .get(&origin.server)
+            .is_some_and(|seen| *seen >= key)
+        {
             return;
         }
-        lead.requests_seen.insert(from, (incarnation, request));
-        let requester = Requester::Learner(Origin {
-            server: from,
-            incarnation,
-            request,
-        });
-        if established {
+        lead.requests_seen.insert(origin.server, key);
+        let requester = Requester::Learner(origin);
+        if lead.is_established() {
             self.leader_write(requester, command, out);
         } else {
             requester.refuse(lead.epoch, "leader not established yet", out);

@@ -19,6 +19,7 @@
 //! leader that failed) would refuse us forever: the leader then goes back
 //! to LOOKING so that the next epoch is above that promise.
 
+use crate::forward::Requester;
 use crate::message::{HistorySummary, PeerState, ZabMessage};
 use crate::node::ZabNode;
 use crate::zxid::{Origin, Zxid};
@@ -81,8 +82,10 @@ pub(crate) struct LeaderState {
     pub(crate) elected_at: u64,
     /// Writes this leader proposed, by zxid.
     pub(crate) pending_writes: BTreeMap<Zxid, RequestId>,
-    /// Linearizable reads waiting for a quorum to echo their round.
-    pub(crate) reads: ReadQueue,
+    /// Linearizable reads waiting for a quorum to echo their round, each
+    /// with the commit point when it arrived (what a learner's `sync` is
+    /// answered with).
+    pub(crate) reads: ReadQueue<(Requester, Zxid)>,
     pub(crate) heartbeat_elapsed: u64,
     /// The leader's own proposals not yet reported durable: the `emitted`
     /// count that covers each, and its zxid.
@@ -92,9 +95,6 @@ pub(crate) struct LeaderState {
     /// Per learner, the latest (incarnation, request number) it forwarded:
     /// a repeated or overtaken REQUEST is not proposed twice.
     pub(crate) requests_seen: BTreeMap<NodeId, (u64, u64)>,
-    /// Learners' `sync`s waiting for a quorum to echo their read round:
-    /// (round, who asked, the commit point when it arrived).
-    pub(crate) remote_reads: VecDeque<(u64, Origin, Zxid)>,
 }
 
 impl LeaderState {
@@ -107,43 +107,13 @@ impl LeaderState {
         for (_, id) in self.pending_writes {
             out.reply(id, Err(ClientError::LeadershipLost));
         }
-        for id in self.reads.into_ids() {
-            out.reply(id, Err(ClientError::LeadershipLost));
-        }
-    }
-
-    /// Starts read round `read_seq`: a PING to every active voter, whose
-    /// PINGACKs echo it.
-    pub(crate) fn ping_read_round(
-        &self,
-        committed: Zxid,
-        read_seq: u64,
-        out: &mut Output<ZabNode>,
-    ) {
-        let msg = ZabMessage::Ping {
-            epoch: self.epoch,
-            committed,
-            read_seq,
-        };
-        for (peer, l) in &self.learners {
-            if !l.observer && l.stage == LearnerStage::Active {
-                out.send(*peer, msg.clone());
+        for (requester, _) in self.reads.into_ids() {
+            // A learner's `sync` goes unanswered: it times out or the
+            // learner goes LOOKING too.
+            if let Requester::Client(id) = requester {
+                out.reply(id, Err(ClientError::LeadershipLost));
             }
         }
-    }
-
-    /// Tells a learner its `sync` is confirmed: it may read once it has
-    /// applied `zxid`.
-    pub(crate) fn answer_sync(&self, origin: Origin, zxid: Zxid, out: &mut Output<ZabNode>) {
-        out.send(
-            origin.server,
-            ZabMessage::SyncReply {
-                epoch: self.epoch,
-                incarnation: origin.incarnation,
-                request: origin.request,
-                zxid,
-            },
-        );
     }
 
     /// Voters (other than the leader) at `stage`-like progress.
@@ -170,7 +140,6 @@ impl ZabNode {
             own_unpersisted: VecDeque::new(),
             own_durable: Zxid::ZERO,
             requests_seen: BTreeMap::new(),
-            remote_reads: VecDeque::new(),
         });
         self.reset_timeout();
         self.try_choose_epoch(out);
@@ -238,18 +207,17 @@ impl ZabNode {
                 request,
                 command,
                 ..
-            } => self.handle_request(from, incarnation, request, command, out),
+            } => {
+                let origin = Origin::new(from, incarnation, request);
+                self.handle_request(origin, command, out);
+            }
             ZabMessage::SyncRequest {
                 incarnation,
                 request,
                 ..
             } => {
-                let origin = Origin {
-                    server: from,
-                    incarnation,
-                    request,
-                };
-                self.handle_sync_request(origin, out);
+                let origin = Origin::new(from, incarnation, request);
+                self.leader_read(Requester::Learner(origin), out);
             }
             _ => {}
         }

@@ -54,7 +54,8 @@ pub struct ZabNode {
     pub(crate) emitted: u64,
     /// This life of the server (durable, raised at every start).
     pub(crate) incarnation: u64,
-    /// Writes this learner forwarded to its leader, by request number.
+    /// Writes and reads this learner forwarded to its leader, by request
+    /// number.
     pub(crate) forwarded: BTreeMap<u64, Forwarded>,
 }
 
@@ -231,6 +232,7 @@ impl ZabNode {
             }
             emitted.push(txn.clone());
         }
+        let moved = !emitted.is_empty();
         for txn in emitted {
             let reply_to = match self.lead.as_mut() {
                 Some(l) => l.pending_writes.remove(&txn.zxid),
@@ -242,6 +244,9 @@ impl ZabNode {
                 command: txn.command,
                 reply_to,
             });
+        }
+        if moved {
+            self.serve_forwarded_reads(out);
         }
     }
 
@@ -279,7 +284,6 @@ impl ZabNode {
     /// every entry point, so the epochs are durable before any message of
     /// the same output that relies on them leaves.
     fn finish(&mut self, out: &mut Output<Self>) {
-        self.serve_forwarded_reads(out);
         let hard = ZabHardState {
             accepted_epoch: self.accepted_epoch,
             current_epoch: self.current_epoch,
@@ -357,7 +361,7 @@ impl Protocol for ZabNode {
             }
             Proposal::Read { id } => {
                 if self.is_established_leader() {
-                    self.leader_read(id, out);
+                    self.leader_read(Requester::Client(id), out);
                 } else if self.is_serving_learner() {
                     self.forward_read(id, out);
                 } else {

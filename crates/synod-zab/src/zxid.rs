@@ -91,6 +91,17 @@ pub struct Origin {
     pub request: u64,
 }
 
+impl Origin {
+    /// Request `request` of `server`'s life `incarnation`.
+    pub fn new(server: NodeId, incarnation: u64, request: u64) -> Self {
+        Self {
+            server,
+            incarnation,
+            request,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,25 @@ fn settled(seed: u64, opts: &Opts) -> (Net, NodeId, NodeId) {
     (net, leader, follower)
 }
 
+/// Request 7 ("old life") forwarded, the follower restarted, request 7
+/// ("new life") forwarded again: both REQUESTs, held back, old first.
+fn request_seven_of_two_lives(
+    net: &mut Net,
+    opts: &Opts,
+    follower: NodeId,
+) -> (Envelope<ZabMessage>, Envelope<ZabMessage>) {
+    write(net, follower, 7, b"old life");
+    let old = withhold(net, is_request);
+    net.crash(follower);
+    net.restart(follower);
+    stable_leader(net, &opts.all_ids(), 200);
+    // Request numbers start over: the new life reuses 7.
+    write(net, follower, 7, b"new life");
+    let new = withhold(net, is_request);
+    assert_eq!((old.len(), new.len()), (1, 1));
+    (old[0].clone(), new[0].clone())
+}
+
 #[test]
 fn a_learner_forwards_a_write_and_answers_it_once_it_delivers_it() {
     let opts = Opts {
@@ -78,17 +97,9 @@ fn a_write_an_earlier_life_forwarded_never_answers_this_lifes_request_of_the_sam
     let opts = Opts::default();
     let (mut net, leader, follower) = settled(43, &opts);
     let epoch = core(&net, leader).current_epoch() as u32;
-    write(&mut net, follower, 7, b"old life");
-    let old = withhold(&mut net, is_request);
-    net.crash(follower);
-    net.restart(follower);
-    stable_leader(&mut net, &opts.all_ids(), 200);
-    // Request numbers start over: the new life reuses 7.
-    write(&mut net, follower, 7, b"new life");
-    let new = withhold(&mut net, is_request);
-    assert_eq!((old.len(), new.len()), (1, 1));
-    net.inject(old[0].clone());
-    net.inject(new[0].clone());
+    let (old, new) = request_seven_of_two_lives(&mut net, &opts, follower);
+    net.inject(old);
+    net.inject(new);
     net.run(3);
     assert_eq!(
         applied(&net, follower),
@@ -178,17 +189,11 @@ fn a_refusal_of_an_earlier_lifes_request_never_answers_this_lifes_request_of_the
     let epoch = core(&net, leader).current_epoch() as u32;
     write(&mut net, leader, 1, b"committed");
     net.run(3);
-    write(&mut net, follower, 7, b"old life");
-    let old = withhold(&mut net, is_request);
-    net.crash(follower);
-    net.restart(follower);
-    stable_leader(&mut net, &opts.all_ids(), 200);
-    write(&mut net, follower, 7, b"new life");
-    let new = withhold(&mut net, is_request);
+    let (old, new) = request_seven_of_two_lives(&mut net, &opts, follower);
     // The leader is at its limit when the old life's request arrives.
     write(&mut net, leader, 2, b"pending");
     let proposals = withhold(&mut net, |e| matches!(e.msg, ZabMessage::Proposal { .. }));
-    net.inject(old[0].clone());
+    net.inject(old);
     net.deliver(follower, leader);
     net.deliver(leader, follower);
     assert_eq!(outcome(&net, follower, 7), None, "refused for the old life");
@@ -196,7 +201,7 @@ fn a_refusal_of_an_earlier_lifes_request_never_answers_this_lifes_request_of_the
         net.inject(p);
     }
     net.run(3);
-    net.inject(new[0].clone());
+    net.inject(new);
     net.run(3);
     assert_eq!(
         applied(&net, follower),
