@@ -97,8 +97,10 @@ pub struct NightlyArgs {
 
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
-    /// What to measure: wal (the log), check (the checker), cluster (writes to real nodes).
-    #[arg(value_parser = ["wal", "check", "cluster"])]
+    /// What to measure: wal (the log), check (the checker), cluster (writes
+    /// to real nodes), floor (the same processes, disk and loopback with no
+    /// protocol: the fastest a replicated write could be on this machine).
+    #[arg(value_parser = ["wal", "check", "cluster", "floor"])]
     pub target: String,
     #[command(flatten)]
     pub cluster: synod_harness::bench_cli::ClusterBenchArgs,

@@ -7,7 +7,7 @@
 //! | `cargo xtask analyze STORE_RUN_DIR` | re-check a stored run |
 //! | `cargo xtask nightly [flags]` | the fault-injection matrix, with JSON and JUnit summaries |
 //! | `cargo xtask ci` | exactly what CI runs: fmt check, clippy -D warnings, every test |
-//! | `cargo xtask bench wal\|check` | benchmarks |
+//! | `cargo xtask bench wal\|check\|cluster\|floor` | benchmarks (docs/performance.md) |
 //!
 //! Exit codes of the runner commands are Jepsen's: 0 valid, 1 invalid, 2
 //! unknown, 254 bad arguments, 255 the run itself failed.
@@ -80,6 +80,20 @@ fn bench(args: &cli::BenchArgs) -> Result<(), String> {
             "timing",
         ]),
         "cluster" => bench_cluster(args),
+        "floor" => cargo(&[
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "synod-harness",
+            "--example",
+            "floor_bench",
+            "--",
+            "--seconds",
+            &args.cluster.seconds.to_string(),
+            "--nodes",
+            &args.cluster.nodes.to_string(),
+        ]),
         other => Err(format!("unknown benchmark {other}")),
     }
 }
